@@ -1,0 +1,173 @@
+"""RunConfig: the one frozen, validated description of a benchmark run.
+
+Built once from the raw option values (``options.read_raw``). Every bad value raises ConfigError naming
+the option, where the value came from, and what is accepted; the plugin turns it into a UsageError.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pytest_amb.options import OPTIONS, RawValue
+
+MODES = ("online",)
+PLANNED_MODES = ("offline", "replay", "transfer", "repair")
+REFERENCE_MODEL = "reference"
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("0", "false", "no", "off")
+
+
+class ConfigError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    mode: str
+    memories: tuple[str, ...]
+    tasks: tuple  # tuple[taskcases.registry.TaskSource, ...]
+    seeds: tuple[int, ...]
+    shuffle: bool
+    limit: int
+    model: str
+    base_url: str | None
+    judge_model: str
+    data_dir: Path | None
+    run_dir: Path
+    embedding_model: str
+    sources: dict[str, str] = field(default_factory=dict, compare=False)  # option -> cli/env/ini/default
+
+    @property
+    def uses_reference_model(self) -> bool:
+        return REFERENCE_MODEL in (self.model, self.judge_model)
+
+    def to_json(self) -> dict:
+        """Everything that defines the run's results. Never contains secrets (API keys come from the
+        environment at call time and are not part of the configuration)."""
+        return {
+            "mode": self.mode,
+            "memories": list(self.memories),
+            "tasks": [t.name for t in self.tasks],
+            "seeds": list(self.seeds),
+            "shuffle": self.shuffle,
+            "limit": self.limit,
+            "model": self.model,
+            "base_url": self.base_url,
+            "judge_model": self.judge_model,
+            "data_dir": str(self.data_dir) if self.data_dir else None,
+            "embedding_model": self.embedding_model,
+        }
+
+    @property
+    def hash(self) -> str:
+        canonical = json.dumps(self.to_json(), sort_keys=True).encode()
+        return hashlib.sha256(canonical).hexdigest()[:12]
+
+
+def _describe(name: str, raw: RawValue) -> str:
+    spec = next(s for s in OPTIONS if s.name == name)
+    where = {"cli": spec.flag, "env": spec.env, "ini": f"ini option {spec.ini}", "default": f"default of {spec.flag}"}
+    return f"{spec.flag} (from {where[raw.source]})"
+
+
+def _list(value: str | None) -> list[str]:
+    return [part.strip() for part in (value or "").split(",") if part.strip()]
+
+
+def resolve(raw: dict[str, RawValue], rootdir: Path) -> RunConfig:
+    def fail(name: str, message: str):
+        raise ConfigError(f"{_describe(name, raw[name])}: {message}")
+
+    mode = (raw["mode"].value or "").strip()
+    if mode not in MODES:
+        later = " (planned, not available in this version)" if mode in PLANNED_MODES else ""
+        fail("mode", f"'{mode}' is not accepted{later}; accepted: {', '.join(MODES)}")
+
+    import memories as memory_registry
+
+    memory_names = _list(raw["memory"].value)
+    if not memory_names:
+        fail("memory", f"empty; accepted: {', '.join(memory_registry.REGISTRY)}")
+    for name in memory_names:
+        if name not in memory_registry.REGISTRY:
+            later = " (planned, not available in this version)" if name in memory_registry.PLANNED else ""
+            fail("memory", f"'{name}' is not accepted{later}; accepted: {', '.join(memory_registry.REGISTRY)}")
+    if len(set(memory_names)) != len(memory_names):
+        fail("memory", "a memory is named twice")
+
+    data_dir = Path(raw["data_dir"].value).expanduser() if raw["data_dir"].value else None
+    if data_dir is not None and not data_dir.is_dir():
+        fail("data_dir", f"'{data_dir}' is not a directory")
+
+    from taskcases.registry import TaskNameError, resolve as resolve_task
+
+    task_names = _list(raw["task"].value)
+    if not task_names:
+        fail("task", "empty; name at least one task")
+    tasks = []
+    for name in task_names:
+        try:
+            tasks.append(resolve_task(name, data_dir))
+        except TaskNameError as exc:
+            fail("task", str(exc))
+
+    seeds = []
+    for part in _list(raw["seed"].value):
+        try:
+            seeds.append(int(part))
+        except ValueError:
+            fail("seed", f"'{part}' is not an integer; give an integer or a comma-separated list")
+    if not seeds:
+        fail("seed", "empty; give an integer")
+
+    shuffle_text = (raw["shuffle"].value or "").strip().lower()
+    if shuffle_text not in _TRUE + _FALSE:
+        fail("shuffle", f"'{raw['shuffle'].value}' is not accepted; accepted: true, false")
+
+    try:
+        limit = int(raw["limit"].value or 0)
+    except ValueError:
+        limit = -1
+    if limit < 0:
+        fail("limit", f"'{raw['limit'].value}' is not accepted; give a whole number (0 = no limit)")
+
+    model = (raw["model"].value or "").strip()
+    base_url = (raw["base_url"].value or "").strip() or None
+    if not model:
+        fail("model", "empty; give a model name, or 'reference'")
+    if model == REFERENCE_MODEL and base_url:
+        fail("model", "'reference' is served by pytest-amb itself on loopback; name the model of --amb-base-url")
+    if model != REFERENCE_MODEL and not base_url:
+        fail("model", f"'{model}' needs an endpoint: pass --amb-base-url (any OpenAI-compatible URL)")
+    if base_url and not base_url.startswith(("http://", "https://")):
+        fail("base_url", f"'{base_url}' is not an http(s) URL")
+    judge_model = (raw["judge_model"].value or "").strip() or model
+    if judge_model != REFERENCE_MODEL and not base_url:
+        fail("judge_model", f"'{judge_model}' needs an endpoint: pass --amb-base-url and a real --amb-model")
+
+    run_dir = Path(raw["run_dir"].value or "reports/runs").expanduser()
+    if not run_dir.is_absolute():
+        run_dir = rootdir / run_dir
+
+    embedding_model = (raw["embedding_model"].value or "").strip()
+    if not embedding_model:
+        fail("embedding_model", "empty; give a sentence-transformers model name or path")
+
+    return RunConfig(
+        mode=mode,
+        memories=tuple(memory_names),
+        tasks=tuple(tasks),
+        seeds=tuple(seeds),
+        shuffle=shuffle_text in _TRUE,
+        limit=limit,
+        model=model,
+        base_url=base_url,
+        judge_model=judge_model,
+        data_dir=data_dir,
+        run_dir=run_dir,
+        embedding_model=embedding_model,
+        sources={name: value.source for name, value in raw.items()},
+    )

@@ -1,0 +1,139 @@
+"""The per-process benchmark engine: builds the LLM clients, tasks and memories a run needs, lazily,
+and runs steps in stream order.
+
+One engine per pytest process. Nothing here is created in runs that collect no benchmark items.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import memories as memory_registry
+from memories.base import MemoryDeps
+from pytest_amb.config import REFERENCE_MODEL, RunConfig
+from pytest_amb.interfaces import TaskServices
+from pytest_amb.llm.client import LLMClient, LLMError, UsageLedger, api_key_from_environment
+from pytest_amb.plan import Plan, Step
+from pytest_amb.runner import StepResult, run_step
+from taskcases.registry import family_module
+
+
+class StreamOrderError(RuntimeError):
+    pass
+
+
+@dataclass
+class StreamState:
+    memory: object
+    next_position: int = 0
+
+
+def _infrastructure_errors() -> tuple[type[BaseException], ...]:
+    from taskcases.locomo.judge import JudgeError
+
+    return (LLMError, JudgeError, OSError)
+
+
+class Engine:
+    def __init__(self, config: RunConfig, plan: Plan):
+        self.config = config
+        self.plan = plan
+        self.ledger = UsageLedger()
+        self._reference = None
+        self._agent = None
+        self._tasks: dict | None = None
+        self._embedder = None
+        self._streams: dict[str, StreamState] = {}
+
+    # -- services -----------------------------------------------------------------------------------
+    def _reference_url(self) -> str:
+        if self._reference is None:
+            from pytest_amb.llm.reference.server import ReferenceServer
+
+            self._reference = ReferenceServer().start()
+        return self._reference.base_url
+
+    def _client(self, model: str) -> LLMClient:
+        if model == REFERENCE_MODEL:
+            return LLMClient(base_url=self._reference_url(), model=model, endpoint="reference", ledger=self.ledger)
+        return LLMClient(
+            base_url=self.config.base_url,
+            model=model,
+            endpoint="openai-compatible",
+            ledger=self.ledger,
+            api_key=api_key_from_environment(),
+        )
+
+    @property
+    def agent(self) -> LLMClient:
+        if self._agent is None:
+            self._agent = self._client(self.config.model)
+        return self._agent
+
+    def tasks(self) -> dict:
+        if self._tasks is None:
+            from taskcases.locomo.judge import LLMJudge
+
+            services = TaskServices(judge=LLMJudge(self._client(self.config.judge_model)))
+            self._tasks = {}
+            for source in self.config.tasks:
+                for task in family_module(source.family).make_tasks(source, services):
+                    self._tasks[task.name] = task
+        return self._tasks
+
+    def embedder(self):
+        if self._embedder is None:
+            from memories.embedder import load_embedder
+
+            self._embedder = load_embedder(self.config.embedding_model)
+        return self._embedder
+
+    def _new_memory(self, name: str):
+        cls = memory_registry.memory_class(name)
+        embedder = self.embedder() if cls.needs_embedder else None
+        return cls(MemoryDeps(embedder=embedder))
+
+    # -- steps --------------------------------------------------------------------------------------
+    def _stream(self, step: Step) -> StreamState:
+        if step.stream not in self._streams:
+            memory_name = self.plan.stream(step.stream).memory
+            self._streams[step.stream] = StreamState(memory=self._new_memory(memory_name))
+        return self._streams[step.stream]
+
+    def provenance(self, step: Step) -> dict:
+        task = self.tasks()[step.task]
+        stream = self.plan.stream(step.stream)
+        return {
+            "task_backend": task.backend,
+            "memory": stream.memory,
+            "agent": {"model": self.config.model, "endpoint": self.agent.endpoint},
+            "judge": {"model": self.config.judge_model,
+                      "endpoint": "reference" if self.config.judge_model == REFERENCE_MODEL else "openai-compatible"},
+            "embedder": self._embedder.provenance() if self._embedder is not None else None,
+        }  # fmt: skip
+
+    def run(self, step: Step) -> StepResult:
+        state = self._stream(step)
+        if step.position != state.next_position:
+            raise StreamOrderError(
+                f"step {step.id} needs the steps before it in its stream to have run in this process "
+                f"(next expected position: {state.next_position}). Do not deselect parts of a stream "
+                "(-k, --deselect, --lf) and do not run it with a scheduler that splits streams"
+            )
+        task = self.tasks()[step.task]
+        result = run_step(
+            step,
+            task=task,
+            memory=state.memory,
+            agent_llm=self.agent,
+            ledger=self.ledger,
+            provenance=self.provenance(step),
+            infrastructure_errors=_infrastructure_errors(),
+        )
+        state.next_position += 1
+        return result
+
+    def close(self) -> None:
+        if self._reference is not None:
+            self._reference.stop()
+            self._reference = None

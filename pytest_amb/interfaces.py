@@ -1,0 +1,132 @@
+"""The data objects and protocols shared by the harness, the tasks and the memories.
+
+Tasks (``taskcases``) and memories (``memories``) implement these; the harness (``pytest_amb``) drives
+them without knowing which task or memory it holds. Field names follow the AgentRL / AgentBench wire
+format (messages, tools, status, finish, reward, metric) so the same objects can travel over HTTP.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol, Sequence
+
+Message = dict[str, Any]  # an OpenAI chat message
+
+
+@dataclass(frozen=True)
+class EpisodeInfo:
+    """What a memory may know about a sample before the agent acts."""
+
+    task: str  # task instance name, e.g. "locomo-0"
+    sample_id: str  # stable within the task, e.g. "qa-17" or "session-3"
+    query: str  # the clean retrieval query (the question, without any injected memory)
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class EnvReply:
+    """The environment's answer to one assistant message."""
+
+    messages: list[Message]
+    finish: bool
+    reward: float = 0.0
+    status: str = "running"  # AgentRL SampleStatus values: running, completed, task limit reached, ...
+    metrics: dict[str, Any] = field(default_factory=dict)
+    explanation: str = ""  # short human-readable verdict, shown when the sample fails
+
+
+class TaskEpisode(Protocol):
+    info: EpisodeInfo
+    messages: list[Message]  # clean initial messages (system + first user)
+    tools: list[dict]
+    max_rounds: int
+
+    def step(self, assistant_message: Message) -> EnvReply: ...
+
+    def close(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class SessionInfo:
+    """A dated block of conversation that is injected into memory before its questions are asked."""
+
+    session_id: int
+    date_time: str
+    qa_ids: tuple[str, ...]  # askable after this session, in file order
+
+
+@dataclass(frozen=True)
+class TaskIndex:
+    """What a plan needs to know about a task instance: stable sample ids and, for
+    conversational tasks, the sessions in order."""
+
+    name: str  # e.g. "locomo-0", "locomo/amb-sample-1" (a bundled conversation)
+    family: str  # e.g. "locomo"
+    sample_ids: tuple[str, ...]
+    sessions: tuple[SessionInfo, ...] = ()
+
+    @property
+    def conversational(self) -> bool:
+        return bool(self.sessions)
+
+
+class Task(Protocol):
+    index: TaskIndex
+    backend: str  # provenance of the environment, e.g. "in-process"
+
+    def open(self, sample_id: str) -> TaskEpisode: ...
+
+    def session_info(self, session_id: int) -> EpisodeInfo: ...
+
+    def session_messages(self, session_id: int) -> list[Message]: ...
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """The normalised result of a sample as memories see it. ``success`` is decided once, by the task."""
+
+    success: bool
+    reward: float
+    status: str
+    kind: str = "episode"  # "episode" or "session_injection"
+
+
+@dataclass(frozen=True)
+class RetrievedItem:
+    id: str
+    text: str
+    score: float
+
+
+@dataclass(frozen=True)
+class Augmentation:
+    """The result of ``Memory.augment``: the messages to send and what was injected."""
+
+    messages: list[Message]
+    block: str = ""
+    retrieved: tuple[RetrievedItem, ...] = ()
+
+
+class Judge(Protocol):
+    def __call__(self, question: str, gold: str, predicted: str) -> "JudgeVerdict": ...
+
+
+@dataclass(frozen=True)
+class JudgeVerdict:
+    score: float  # 1.0 correct, 0.0 wrong
+    label: str
+    rationale: str
+
+
+@dataclass(frozen=True)
+class TaskServices:
+    """What the harness injects into tasks (tasks never build their own LLM clients)."""
+
+    judge: Judge | None = None
+
+
+def first_user_content(messages: Sequence[Message]) -> str:
+    for message in messages:
+        if message.get("role") == "user":
+            return str(message.get("content") or "")
+    return ""

@@ -1,0 +1,1 @@
+"""The LLM layer: one OpenAI-compatible client and the deterministic reference model."""

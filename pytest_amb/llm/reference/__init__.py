@@ -1,0 +1,1 @@
+"""The reference model: deterministic, LLM-free, served over real HTTP on loopback."""

@@ -1,0 +1,106 @@
+"""The reference model: a deterministic, LLM-free policy behind a real OpenAI-compatible HTTP server.
+
+It listens on loopback only and implements ``POST /v1/chat/completions`` and ``GET /v1/models``. The
+reply is computed from the request body alone: the judge prompt is answered by token overlap, anything
+else by extractive question answering over the context in the messages. It never sees gold answers
+except inside a judge prompt, exactly as a real judge model would.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from pytest_amb.llm.reference import judge, qa
+
+MODEL_NAME = "reference"
+_TOKEN = re.compile(r"\w+|[^\w\s]")
+
+
+def count_tokens(text: str) -> int:
+    return len(_TOKEN.findall(text))
+
+
+def respond(request: dict) -> dict:
+    """The assistant message for one chat-completions request body."""
+    messages = request.get("messages") or []
+    last_user = next((m for m in reversed(messages) if m.get("role") == "user"), {})
+    last_text = str(last_user.get("content") or "")
+    if judge.is_judge_request(last_text):
+        return {"role": "assistant", "content": judge.judge(last_text)}
+    return {"role": "assistant", "content": qa.answer(messages)}
+
+
+def completion(request: dict) -> dict:
+    message = respond(request)
+    prompt = sum(count_tokens(str(m.get("content") or "")) for m in request.get("messages") or [])
+    produced = count_tokens(str(message.get("content") or ""))
+    return {
+        "id": "chatcmpl-reference",
+        "object": "chat.completion",
+        "created": 0,
+        "model": request.get("model") or MODEL_NAME,
+        "choices": [{"index": 0, "message": message, "finish_reason": "stop"}],
+        "usage": {"prompt_tokens": prompt, "completion_tokens": produced, "total_tokens": prompt + produced},
+    }
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server_version = "pytest-amb-reference/1"
+
+    def log_message(self, format, *args):  # keep pytest output clean
+        pass
+
+    def _send(self, status: int, body: dict) -> None:
+        payload = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def do_GET(self):
+        if self.path.rstrip("/") == "/v1/models":
+            self._send(200, {"object": "list", "data": [{"id": MODEL_NAME, "object": "model"}]})
+        else:
+            self._send(404, {"error": {"message": f"no route {self.path}"}})
+
+    def do_POST(self):
+        if self.path.rstrip("/") != "/v1/chat/completions":
+            self._send(404, {"error": {"message": f"no route {self.path}"}})
+            return
+        try:
+            request = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)))
+        except (ValueError, json.JSONDecodeError) as exc:
+            self._send(400, {"error": {"message": f"invalid JSON body: {exc}"}})
+            return
+        if self.server.latency_s:
+            time.sleep(self.server.latency_s)
+        self._send(200, completion(request))
+
+
+class ReferenceServer:
+    """Serves the reference model on 127.0.0.1 (an ephemeral port) in a background thread."""
+
+    def __init__(self, latency_s: float = 0.0):
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+        self._httpd.daemon_threads = True
+        self._httpd.latency_s = latency_s
+        self._thread = threading.Thread(target=self._httpd.serve_forever, name="amb-reference-model", daemon=True)
+
+    @property
+    def base_url(self) -> str:
+        host, port = self._httpd.server_address[:2]
+        return f"http://{host}:{port}/v1"
+
+    def start(self) -> "ReferenceServer":
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()
+        self._thread.join(timeout=5)

@@ -1,0 +1,1 @@
+"""The benchmark's metrics as pure functions over step results."""

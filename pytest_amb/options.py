@@ -1,0 +1,123 @@
+"""The declarative table of every ``--amb-*`` option.
+
+Each option has a command-line flag, an ini twin (``amb_<name>``) and an environment variable
+(``AMB_<NAME>``). Precedence is CLI > environment > ini > default. Validation of values happens in
+``config.py``; this module only says where a raw value came from.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class OptionSpec:
+    name: str  # e.g. "mode"; flag --amb-mode, ini amb_mode, env AMB_MODE
+    help: str
+    default: str | None = None
+    metavar: str = "VALUE"
+
+    @property
+    def flag(self) -> str:
+        return "--amb-" + self.name.replace("_", "-")
+
+    @property
+    def ini(self) -> str:
+        return "amb_" + self.name
+
+    @property
+    def env(self) -> str:
+        return "AMB_" + self.name.upper()
+
+    @property
+    def dest(self) -> str:
+        return "amb_" + self.name
+
+
+OPTIONS: tuple[OptionSpec, ...] = (
+    OptionSpec("mode", "evaluation mode (online)", default="online", metavar="MODE"),
+    OptionSpec(
+        "memory",
+        "memory mechanism(s), comma-separated (zero_shot, stream_icl)",
+        default="stream_icl",
+        metavar="NAME[,NAME]",
+    ),
+    OptionSpec(
+        "task",
+        "task(s), comma-separated: a bare name (locomo) selects the bundled samples, an original "
+        "config name (locomo-0 ... locomo-9) selects the original data under --amb-data-dir",
+        default="locomo",
+        metavar="NAME[,NAME]",
+    ),
+    OptionSpec("seed", "seed of the schedule shuffle (the original's shuffle.seed)", default="66", metavar="INT"),
+    OptionSpec("shuffle", "shuffle samples within the schedule (true/false)", default="true", metavar="BOOL"),
+    OptionSpec(
+        "limit",
+        "keep only the first N steps of each stream (the original's keep_number); 0 = all",
+        default="0",
+        metavar="N",
+    ),
+    OptionSpec(
+        "model",
+        "agent model name; 'reference' = the deterministic reference model served on loopback",
+        default="reference",
+        metavar="NAME",
+    ),
+    OptionSpec(
+        "base_url",
+        "OpenAI-compatible endpoint for --amb-model (API key from AMB_API_KEY or OPENAI_API_KEY)",
+        metavar="URL",
+    ),
+    OptionSpec(
+        "judge_model",
+        "LLM-judge model name (default: the agent model; 'reference' = the reference model)",
+        metavar="NAME",
+    ),
+    OptionSpec(
+        "data_dir",
+        "folder laid out like the original AMB data/ (needed for original task names)",
+        metavar="DIR",
+    ),
+    OptionSpec("run_dir", "parent folder of run directories", default="reports/runs", metavar="DIR"),
+    OptionSpec(
+        "embedding_model",
+        "sentence-transformers model name or path; 'all-MiniLM-L6-v2' = the bundled, hash-checked copy",
+        default="all-MiniLM-L6-v2",
+        metavar="NAME",
+    ),
+)
+
+
+@dataclass(frozen=True)
+class RawValue:
+    value: str | None
+    source: str  # "cli", "env", "ini" or "default"
+
+
+def add_options(parser) -> None:
+    group = parser.getgroup("amb", "AgentMemoryBench (pytest-amb)")
+    for spec in OPTIONS:
+        group.addoption(spec.flag, dest=spec.dest, default=None, metavar=spec.metavar, help=spec.help)
+        parser.addini(spec.ini, help=f"{spec.help} (twin of {spec.flag})", default=None)
+
+
+def read_raw(config, environ: dict | None = None) -> dict[str, RawValue]:
+    """Raw string value and its source for every option, CLI > env > ini > default."""
+    environ = os.environ if environ is None else environ
+    raw: dict[str, RawValue] = {}
+    for spec in OPTIONS:
+        cli = config.getoption(spec.dest, default=None)
+        if cli is not None:
+            raw[spec.name] = RawValue(str(cli), "cli")
+            continue
+        env = environ.get(spec.env)
+        if env not in (None, ""):
+            raw[spec.name] = RawValue(env, "env")
+            continue
+        ini = config.getini(spec.ini)
+        if ini not in (None, "", []):
+            raw[spec.name] = RawValue(str(ini).strip(), "ini")
+            continue
+        raw[spec.name] = RawValue(spec.default, "default")
+    return raw

@@ -1,0 +1,1 @@
+"""Terminal summary, summary.json and (later) HTML views of a run."""

@@ -1,0 +1,1 @@
+"""LoCoMo: long-conversation QA, AgentMemoryBench's personal-memory task."""
