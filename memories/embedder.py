@@ -77,7 +77,8 @@ class SentenceTransformerEmbedder:
                 f"cannot load embedding model '{name_or_path}': {exc}. On a machine without network, "
                 "pass a local folder to --amb-embedding-model, or use the bundled 'all-MiniLM-L6-v2'"
             ) from exc
-        self.dim = int(self._model.get_sentence_embedding_dimension())
+        dimension = getattr(self._model, "get_embedding_dimension", None) or self._model.get_sentence_embedding_dimension
+        self.dim = int(dimension())
 
     def encode(self, texts: list[str]) -> np.ndarray:
         vectors = self._model.encode(list(texts), normalize_embeddings=True, convert_to_numpy=True, batch_size=64)

@@ -15,7 +15,8 @@ class VectorIndex:
         faiss.omp_set_num_threads(1)  # small indexes; avoids oversubscription under pytest-xdist
         self.dim = dim
         self._faiss = faiss
-        self._index = faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
+        self._flat = faiss.IndexFlatIP(dim)  # kept referenced: the id map does not own it
+        self._index = faiss.IndexIDMap2(self._flat)
 
     def __len__(self) -> int:
         return int(self._index.ntotal)

@@ -13,6 +13,7 @@ from pytest_amb import options
 
 STEP_FIXTURE = "amb_step"
 TASK_MARKER = "amb_task"
+SESSION_PLUGIN = "amb-bench-session"
 REPORT_ATTRIBUTE = "amb_result"  # JSON-only step result carried on the test report (survives xdist)
 
 
@@ -31,6 +32,8 @@ def pytest_configure(config):
         run_config = resolve(options.read_raw(config), config.rootpath)
     except ConfigError as exc:
         raise pytest.UsageError(str(exc)) from None
+    from pytest_amb import fixtures
     from pytest_amb.session import BenchSession
 
-    config.pluginmanager.register(BenchSession(config, run_config), "amb-bench-session")
+    config.pluginmanager.register(BenchSession(config, run_config), SESSION_PLUGIN)
+    config.pluginmanager.register(fixtures, "amb-fixtures")

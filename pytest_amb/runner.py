@@ -17,11 +17,7 @@ from pytest_amb.plan import INJECT, Step
 PASSED, FAILED, ERROR = "passed", "failed", "error"
 
 
-class StepError(RuntimeError):
-    """A step could not produce a verdict (infrastructure or harness problem, not a wrong answer)."""
-
-
-@dataclass
+@dataclass(repr=False)
 class StepResult:
     step: dict
     status: str  # passed / failed / error
@@ -40,6 +36,13 @@ class StepResult:
 
     def to_json(self) -> dict:
         return asdict(self)
+
+    @property
+    def passed(self) -> bool:
+        return self.status == PASSED
+
+    def __repr__(self) -> str:
+        return f"StepResult({self.step.get('id')}: {self.status})"
 
     @property
     def tokens(self) -> int:

@@ -2,9 +2,7 @@
 
 Collection: test functions that take ``amb_step`` in a module marked ``amb_task(family)`` are
 parametrized with the plan's steps of that family; items are then ordered by plan order.
-Running: the ``amb_step_result`` fixture runs the step in the process-wide Engine. A step that could
-not produce a verdict raises in the fixture, so pytest reports an ERROR (infrastructure or harness);
-a wrong answer is a FAILED assertion in the test body.
+Running: the fixtures in ``fixtures.py`` run each step in the process-wide Engine.
 Reporting: the step result travels as JSON on the test report; the controller (never an xdist worker)
 journals it and, at the end, writes summary.json and the terminal summary.
 """
@@ -16,9 +14,9 @@ from datetime import datetime, timezone
 import pytest
 
 from pytest_amb.config import RunConfig
+from pytest_amb.fixtures import RESULT_KEY
 from pytest_amb.plugin import REPORT_ATTRIBUTE, STEP_FIXTURE, TASK_MARKER
 
-RESULT_KEY = pytest.StashKey[dict]()
 
 
 class BenchSession:
@@ -88,40 +86,6 @@ class BenchSession:
         if c.uses_reference_model:
             lines.append("amb: the REFERENCE MODEL (deterministic, no LLM) answers on loopback")
         return lines
-
-    # -- running ------------------------------------------------------------------------------------
-    @pytest.fixture(scope="session")
-    def amb_engine(self):
-        from pytest_amb.engine import Engine
-
-        engine = Engine(self.config, self.plan())
-        yield engine
-        engine.close()
-
-    @pytest.fixture
-    def amb_step_result(self, request, amb_engine, amb_step):
-        from pytest_amb.engine import StreamOrderError
-        from pytest_amb.runner import ERROR, StepResult
-
-        try:
-            result = amb_engine.run(amb_step)
-        except StreamOrderError as exc:
-            result = StepResult(
-                step=amb_step.to_json(),
-                status=ERROR,
-                error={"kind": "harness", "type": type(exc).__name__, "message": str(exc)},
-            )
-        payload = result.to_json()
-        request.node.stash[RESULT_KEY] = payload
-        for name in ("task", "sample_id", "phase", "memory_op"):
-            request.node.user_properties.append((f"amb_{name}", payload["step"][name]))
-        request.node.user_properties.append(("amb_reward", result.reward))
-        if result.status == ERROR:
-            from pytest_amb.runner import StepError
-
-            error = result.error
-            raise StepError(f"{error['kind']} error ({error['type']}): {error['message']}")
-        return result
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_makereport(self, item, call):

@@ -98,13 +98,15 @@ class LLMClient:
         if max_tokens:
             kwargs["max_tokens"] = max_tokens
         started = time.perf_counter()
+        where = f"{purpose} call to {self.endpoint} model '{self.model}'"
         try:
             response = self._client.chat.completions.create(**kwargs, extra_headers={"X-AMB-Purpose": purpose})
+            message = response.choices[0].message.model_dump(exclude_none=True)
         except self._openai.OpenAIError as exc:
-            raise LLMError(f"{purpose} call to {self.endpoint} model '{self.model}' failed: {_describe(exc)}") from exc
+            raise LLMError(f"{where} failed: {_describe(exc)}") from exc
+        except (ValueError, AttributeError, TypeError, IndexError) as exc:  # a 200 that is no chat completion
+            raise LLMError(f"{where} returned something that is not a chat completion: {_describe(exc)}") from exc
         latency = time.perf_counter() - started
-        if not getattr(response, "choices", None):
-            raise LLMError(f"{purpose} call to model '{self.model}' returned no choices")
         usage = getattr(response, "usage", None)
         self.ledger.record(
             CallRecord(
@@ -116,7 +118,6 @@ class LLMClient:
                 latency_s=round(latency, 6),
             )
         )
-        message = response.choices[0].message.model_dump(exclude_none=True)
         message.setdefault("role", "assistant")
         message.setdefault("content", "")
         return message

@@ -13,13 +13,14 @@ def mean(values: list[float]) -> float | None:
 
 
 def qa_aggregate(results: list[dict]) -> dict:
-    """Micro-averages over the scored QA samples (errored steps are excluded and counted apart).
+    """Micro-averages over the scored QA samples (errored steps are excluded and counted apart;
+    samples of tasks that are not question answering carry no judge score and are left out).
 
     judge_accuracy = mean of the judge scores (1 correct, 0 wrong); f1 and bleu are means of the
     per-answer values; ``per_category`` holds the same per LoCoMo category. An empty answer is
     scored 0 and counted (the original dropped it from the averages; see docs/deviations.md).
     """
-    scored = [r for r in results if r["step"]["kind"] == "sample" and r["status"] != "error"]
+    scored = [r for r in results if r["step"]["kind"] == "sample" and r["status"] != "error" and "judge" in r["metrics"]]
     by_category: dict[int, list[dict]] = defaultdict(list)
     for result in scored:
         by_category[result["metrics"].get("category")].append(result)

@@ -36,7 +36,7 @@ def judge_prompt(question: str, gold: str, predicted: str) -> str:
 def parse_label(reply: str) -> str:
     """CORRECT or WRONG from a judge reply.
 
-    1. the last JSON object with a ``label``; 2. otherwise the last standalone keyword CORRECT, WRONG
+    1. the last JSON object with a CORRECT / WRONG / INCORRECT ``label``; 2. otherwise the last standalone keyword CORRECT, WRONG
     or INCORRECT (the original's fallback scored a reply starting with CORRECT as wrong; see
     docs/deviations.md); 3. otherwise JudgeError.
     """
@@ -47,8 +47,8 @@ def parse_label(reply: str) -> str:
             continue
         if isinstance(obj, dict) and isinstance(obj.get("label"), str):
             label = obj["label"].strip().upper()
-            if label in ("CORRECT", "WRONG"):
-                return label
+            if label in ("CORRECT", "WRONG", "INCORRECT"):
+                return "CORRECT" if label == "CORRECT" else "WRONG"
     keywords = _KEYWORD.findall(reply.upper())
     if keywords:
         return "CORRECT" if keywords[-1] == "CORRECT" else "WRONG"

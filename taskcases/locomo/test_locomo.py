@@ -7,4 +7,4 @@ pytestmark = pytest.mark.amb_task("locomo")
 
 
 def test_locomo(amb_step_result):
-    assert amb_step_result.status == "passed", amb_step_result.explanation
+    assert amb_step_result.passed, amb_step_result.explanation

@@ -35,7 +35,7 @@ class Passage:
 
 def split_request(messages: list[dict]) -> tuple[str, list[str]]:
     """(question, context texts) of a chat request."""
-    texts = [(m.get("role"), _content_text(m.get("content"))) for m in messages]
+    texts = [(m.get("role"), content_text(m.get("content"))) for m in messages]
     last_user = max((i for i, (role, _) in enumerate(texts) if role == "user"), default=None)
     if last_user is None:
         return "", []
@@ -48,7 +48,7 @@ def split_request(messages: list[dict]) -> tuple[str, list[str]]:
     return (paragraphs[0].strip() if paragraphs else ""), context + paragraphs[1:]
 
 
-def _content_text(content) -> str:
+def content_text(content) -> str:
     if isinstance(content, list):  # content parts
         return "\n".join(str(part.get("text", "")) for part in content if isinstance(part, dict))
     return str(content or "")

@@ -28,7 +28,7 @@ def respond(request: dict) -> dict:
     """The assistant message for one chat-completions request body."""
     messages = request.get("messages") or []
     last_user = next((m for m in reversed(messages) if m.get("role") == "user"), {})
-    last_text = str(last_user.get("content") or "")
+    last_text = qa.content_text(last_user.get("content"))
     if judge.is_judge_request(last_text):
         return {"role": "assistant", "content": judge.judge(last_text)}
     return {"role": "assistant", "content": qa.answer(messages)}
@@ -36,7 +36,7 @@ def respond(request: dict) -> dict:
 
 def completion(request: dict) -> dict:
     message = respond(request)
-    prompt = sum(count_tokens(str(m.get("content") or "")) for m in request.get("messages") or [])
+    prompt = sum(count_tokens(qa.content_text(m.get("content"))) for m in request.get("messages") or [])
     produced = count_tokens(str(message.get("content") or ""))
     return {
         "id": "chatcmpl-reference",
@@ -76,6 +76,9 @@ class _Handler(BaseHTTPRequestHandler):
             request = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)))
         except (ValueError, json.JSONDecodeError) as exc:
             self._send(400, {"error": {"message": f"invalid JSON body: {exc}"}})
+            return
+        if not isinstance(request, dict) or not isinstance(request.get("messages"), list):
+            self._send(400, {"error": {"message": "the body must be an object with a 'messages' list"}})
             return
         if self.server.latency_s:
             time.sleep(self.server.latency_s)

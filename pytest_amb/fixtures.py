@@ -1,0 +1,51 @@
+"""The fixtures benchmark test modules use: ``amb_step`` (parametrized by the plugin with the plan's
+steps) and ``amb_step_result`` (runs that step in the process-wide engine)."""
+
+from __future__ import annotations
+
+import pytest
+
+from pytest_amb.plugin import SESSION_PLUGIN
+
+RESULT_KEY = pytest.StashKey[dict]()
+
+
+def _bench(config):
+    return config.pluginmanager.get_plugin(SESSION_PLUGIN)
+
+
+@pytest.fixture(scope="session")
+def amb_engine(request):
+    """The process-wide engine: LLM clients, tasks and one memory per stream, created on first use."""
+    from pytest_amb.engine import Engine
+
+    bench = _bench(request.config)
+    engine = Engine(bench.config, bench.plan())
+    yield engine
+    engine.close()
+
+
+@pytest.fixture
+def amb_step_result(request, amb_engine, amb_step):
+    """Runs the step and returns its StepResult. A step that produced no verdict (endpoint down,
+    harness crash, broken stream order) raises here, so pytest reports an ERROR, not a failure."""
+    from pytest_amb.engine import StreamOrderError
+    from pytest_amb.runner import ERROR, StepResult
+
+    try:
+        result = amb_engine.run(amb_step)
+    except StreamOrderError as exc:
+        result = StepResult(
+            step=amb_step.to_json(),
+            status=ERROR,
+            error={"kind": "harness", "type": type(exc).__name__, "message": str(exc)},
+        )
+    payload = result.to_json()
+    request.node.stash[RESULT_KEY] = payload
+    for name in ("task", "sample_id", "phase", "memory_op"):
+        request.node.user_properties.append((f"amb_{name}", payload["step"][name]))
+    request.node.user_properties.append(("amb_reward", result.reward))
+    if result.status == ERROR:
+        error = result.error
+        pytest.fail(f"{error['kind']} error ({error['type']}): {error['message']}", pytrace=False)
+    return result

@@ -1,0 +1,149 @@
+"""The plugin end to end, through pytester: real collection, the real reference-model HTTP server,
+real memories, the bundled data."""
+
+import json
+import re
+import socket
+
+import pytest
+
+from pytest_amb.journal import read_steps
+
+# In-process pytester runs import the already-imported plugin packages again; pytest then warns that
+# it cannot rewrite their asserts, which is harmless here.
+BENCH = ["--pyargs", "taskcases.locomo.test_locomo", "-p", "no:cacheprovider", "-W", "ignore::pytest.PytestAssertRewriteWarning"]
+VOLATILE = ("wall_s", "latency_s")
+
+
+def _run(pytester, *args):
+    return pytester.runpytest(*BENCH, f"--amb-run-dir={pytester.path / 'runs'}", *args)
+
+
+def _run_dirs(pytester):
+    return sorted((pytester.path / "runs").iterdir())
+
+
+def _stable(value):
+    """A step result without timings (which legitimately differ between runs)."""
+    if isinstance(value, dict):
+        return {k: _stable(v) for k, v in value.items() if k not in VOLATILE}
+    if isinstance(value, list):
+        return [_stable(v) for v in value]
+    return value
+
+
+def test_online_stream_runs_in_plan_order_and_journals_every_step(pytester):
+    result = _run(pytester, "--amb-memory=zero_shot", "-v")
+    outcomes = result.parseoutcomes()
+    steps = read_steps(_run_dirs(pytester)[0])
+    # 2 bundled conversations: 6 + 5 session injections and 30 + 27 questions
+    assert len(steps) == outcomes.get("passed", 0) + outcomes.get("failed", 0) == 68
+    assert outcomes.get("passed", 0) > 11 and outcomes.get("failed", 0) > 0
+    for stream in {s["step"]["stream"] for s in steps}:
+        positions = [s["step"]["position"] for s in steps if s["step"]["stream"] == stream]
+        assert positions == sorted(positions) == list(range(len(positions)))
+    executed = [m.group(0) for line in result.outlines if line.endswith(("PASSED", "FAILED")) or " PASSED " in line
+                or " FAILED " in line for m in [re.search(r"test_locomo\[[^\]]+\]", line)] if m]  # fmt: skip
+    assert executed == [f"test_locomo[{s['step']['id']}]" for s in steps]
+    first = steps[0]
+    assert first["step"]["kind"] == "inject" and first["status"] == "passed"
+    qa = next(s for s in steps if s["step"]["kind"] == "sample")
+    assert qa["provenance"]["agent"] == {"model": "reference", "endpoint": "reference"}
+    assert qa["transcript"][0]["role"] == "system" and qa["llm_calls"][0]["purpose"] == "agent"
+    assert {c["purpose"] for c in qa["llm_calls"]} == {"agent", "judge"}
+    assert qa["metrics"]["question"] and "judge_rationale" in qa["metrics"]
+
+
+def test_terminal_summary_summary_json_and_run_json(pytester):
+    result = _run(pytester, "--amb-memory=zero_shot", "--amb-limit=6")
+    result.stdout.fnmatch_lines([
+        "amb: mode=online memories=?'zero_shot'? tasks=?'locomo'? seeds=?66? *",
+        "*AgentMemoryBench*",
+        "NOTE: these numbers were produced by the deterministic REFERENCE MODEL*",
+        "stream * n * judge * F1 * BLEU * CSR*errors*tokens*wall",
+        "zero_shot/locomo/amb-sample-1 * 5 *",
+        "  category *",
+        "run directory: *",
+    ])  # fmt: skip
+    run_dir = _run_dirs(pytester)[0]
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["schema"] == "pytest-amb/summary" and summary["reference_model"] is True
+    stream = summary["streams"][0]
+    assert stream["samples"] == 5 and stream["injections"] == 1
+    assert len(stream["csr"]["curve"]) == 5 and stream["tokens"]["total"] > 0
+    run = json.loads((run_dir / "run.json").read_text())
+    assert run["config"]["memories"] == ["zero_shot"] and run["seeds"] == [66]
+    assert all(len(d["sha256"]) == 64 for d in run["data"]) and run["versions"]["pytest"]
+
+
+def test_same_seed_twice_gives_identical_schedule_and_results(pytester):
+    _run(pytester, "--amb-memory=stream_icl", "--amb-limit=12")
+    _run(pytester, "--amb-memory=stream_icl", "--amb-limit=12")
+    _run(pytester, "--amb-memory=stream_icl", "--amb-limit=12", "--amb-seed=7")
+    first, second, other_seed = (read_steps(d) for d in _run_dirs(pytester))
+    assert _stable(first) == _stable(second)
+    assert [s["step"]["sample_id"] for s in first] != [s["step"]["sample_id"] for s in other_seed]
+    assert any(s["retrieved"] for s in first), "stream_icl should have retrieved something"
+
+
+def test_a_broken_endpoint_is_an_error_not_a_wrong_answer(pytester, monkeypatch):
+    monkeypatch.setenv("AMB_API_KEY", "sk-test-SECRET-never-logged")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    result = _run(pytester, "--amb-memory=zero_shot", "--amb-limit=2", "--amb-model=some-model",
+                  f"--amb-base-url=http://127.0.0.1:{port}/v1")  # fmt: skip
+    # per conversation: the injection needs no LLM and passes; the question cannot be answered
+    result.assert_outcomes(passed=2, errors=2)
+    result.stdout.fnmatch_lines(["*infrastructure error (LLMError): agent call to openai-compatible*"])
+    (steps,) = [read_steps(d) for d in _run_dirs(pytester)]
+    assert steps[1]["status"] == "error" and steps[1]["error"]["kind"] == "infrastructure"
+    assert "2 errors: infrastructure or harness" in result.stdout.str()
+    journal = (_run_dirs(pytester)[0] / "steps.jsonl").read_text() + result.stdout.str()
+    assert "SECRET" not in journal
+
+
+def test_deselecting_the_start_of_a_stream_errors_instead_of_running_on_empty_memory(pytester):
+    result = _run(pytester, "--amb-memory=zero_shot", "--amb-limit=3", "--deselect",
+                  "taskcases/locomo/test_locomo.py::test_locomo[zero_shot/locomo/amb-sample-1/0000-session-1]",
+                  "-k", "not 0000-session-1")  # fmt: skip
+    result.stdout.fnmatch_lines(["*harness error (StreamOrderError): step zero_shot/locomo/amb-sample-1/0001-*"])
+    assert result.parseoutcomes().get("errors", 0) >= 2
+
+
+def test_the_plugin_is_inert_without_benchmark_items(pytester):
+    pytester.makepyfile("def test_plain():\n    assert True\n")
+    result = pytester.runpytest(f"--amb-run-dir={pytester.path / 'runs'}")
+    result.assert_outcomes(passed=1)
+    assert "amb:" not in result.stdout.str() and "AgentMemoryBench" not in result.stdout.str()
+    assert not (pytester.path / "runs").exists()
+
+
+@pytest.mark.parametrize(
+    "args, env, message",
+    [
+        (["--amb-mode=sideways"], {}, "--amb-mode (from --amb-mode): 'sideways' is not accepted; accepted: online"),
+        ([], {"AMB_MODE": "offline"}, "--amb-mode (from AMB_MODE): 'offline' is not accepted (planned*"),
+        (["--amb-memory=mem1"], {}, "*'mem1' is not accepted; accepted: zero_shot, stream_icl"),
+        (["--amb-task=locomo-4"], {}, "*task 'locomo-4' reads the original data: pass --amb-data-dir*"),
+        (["--amb-seed=abc"], {}, "*--amb-seed*'abc' is not an integer*"),
+        (["--amb-model=gpt-x"], {}, "*'gpt-x' needs an endpoint: pass --amb-base-url*"),
+    ],
+)
+def test_bad_options_are_usage_errors_naming_the_option(pytester, monkeypatch, args, env, message):
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    result = pytester.runpytest(*args)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([f"*{message}"])
+
+
+def test_precedence_is_cli_then_environment_then_ini(pytester, monkeypatch):
+    pytester.makeini("[pytest]\namb_limit = 1\namb_memory = stream_icl\namb_seed = 5\n")
+    monkeypatch.setenv("AMB_MEMORY", "zero_shot")
+    monkeypatch.setenv("AMB_SEED", "6")
+    result = _run(pytester, "--amb-seed=7", "--co")
+    result.stdout.fnmatch_lines([
+        "amb: mode=online memories=?'zero_shot'? tasks=?'locomo'? seeds=?7? shuffle=True limit=1 *",
+        "amb: set by limit (ini), memory (env), run_dir (cli), seed (cli)",
+    ])  # fmt: skip
