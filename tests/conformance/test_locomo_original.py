@@ -1,0 +1,55 @@
+"""The loader and plan read the original AgentMemoryBench LoCoMo files (../shared/amb-data/locomo)."""
+
+from collections import Counter
+
+import pytest
+
+from pytest_amb.plan import INJECT, build_plan
+from taskcases.locomo.loader import load_conversations
+from taskcases.locomo.task import task_indexes
+from taskcases.registry import resolve
+
+# Counted from the data (spec amb_tasks §7.1): sessions, askable QAs, categories 1-4 of the askable QAs.
+EXPECTED = {
+    "locomo-0": (19, 152, {1: 32, 2: 37, 3: 13, 4: 70}),
+    "locomo-1": (19, 81, {1: 11, 2: 26, 4: 44}),
+}
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_original_conversation_counts(amb_original_data, name):
+    sessions, askable, categories = EXPECTED[name]
+    (conversation,) = load_conversations(resolve(name, amb_original_data).files[0])
+    assert len(conversation.sessions) == sessions
+    assert len(conversation.askable_qas) == askable
+    assert Counter(q.category for q in conversation.askable_qas) == categories
+    assert all(s.date_time for s in conversation.sessions)
+    assert sum(len(conversation.qas_for_session(s.session_id)) for s in conversation.sessions) == askable
+
+
+def test_original_online_plan_asks_each_question_after_its_session(amb_original_data):
+    (index,) = task_indexes(resolve("locomo-0", amb_original_data))
+    plan = build_plan("online", ["zero_shot"], [66], True, 0, [index])
+    steps = plan.steps()
+    assert len(steps) == 19 + 152
+    (conversation,) = load_conversations(resolve("locomo-0", amb_original_data).files[0])
+    where = {q.sample_id: q.where for q in conversation.askable_qas}
+    injected = set()
+    for step in steps:
+        if step.kind == INJECT:
+            injected.add(int(step.sample_id.removeprefix("session-")))
+        else:
+            assert where[step.sample_id] in injected and max(injected) == where[step.sample_id]
+
+
+def test_the_plugin_runs_locomo_0_from_the_original_data(pytester, amb_original_data):
+    result = pytester.runpytest(
+        "--pyargs", "taskcases.locomo.test_locomo", "-p", "no:cacheprovider",
+        "-W", "ignore::pytest.PytestAssertRewriteWarning",
+        "--amb-task=locomo-0", f"--amb-data-dir={amb_original_data}", "--amb-memory=zero_shot",
+        f"--amb-run-dir={pytester.path / 'runs'}",
+    )  # fmt: skip
+    outcomes = result.parseoutcomes()
+    assert outcomes.get("passed", 0) + outcomes.get("failed", 0) == 19 + 152
+    assert "errors" not in outcomes
+    result.stdout.fnmatch_lines(["zero_shot/locomo-0 * 152 *"])
