@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import memories as memory_registry
 from memories.base import MemoryDeps
 from pytest_amb.config import REFERENCE_MODEL, RunConfig
-from pytest_amb.interfaces import TaskServices
+from pytest_amb.interfaces import JudgeError, TaskServices
 from pytest_amb.llm.client import LLMClient, LLMError, UsageLedger, api_key_from_environment
 from pytest_amb.plan import Plan, Step
 from pytest_amb.runner import StepResult, run_step
@@ -28,10 +28,8 @@ class StreamState:
     next_position: int = 0
 
 
-def _infrastructure_errors() -> tuple[type[BaseException], ...]:
-    from taskcases.locomo.judge import JudgeError
-
-    return (LLMError, JudgeError, OSError)
+# Problems outside the agent's control: reported as ERRORs, never as wrong answers.
+INFRASTRUCTURE_ERRORS = (LLMError, JudgeError, OSError)
 
 
 class Engine:
@@ -41,6 +39,7 @@ class Engine:
         self.ledger = UsageLedger()
         self._reference = None
         self._agent = None
+        self._judge = None
         self._tasks: dict | None = None
         self._embedder = None
         self._streams: dict[str, StreamState] = {}
@@ -64,6 +63,11 @@ class Engine:
             api_key=api_key_from_environment(),
         )
 
+    def _judge_llm(self) -> LLMClient:
+        if self._judge is None:
+            self._judge = self._client(self.config.judge_model)
+        return self._judge
+
     @property
     def agent(self) -> LLMClient:
         if self._agent is None:
@@ -72,9 +76,7 @@ class Engine:
 
     def tasks(self) -> dict:
         if self._tasks is None:
-            from taskcases.locomo.judge import LLMJudge
-
-            services = TaskServices(judge=LLMJudge(self._client(self.config.judge_model)))
+            services = TaskServices(judge_llm=self._judge_llm())
             self._tasks = {}
             for source in self.config.tasks:
                 for task in family_module(source.family).make_tasks(source, services):
@@ -107,8 +109,7 @@ class Engine:
             "task_backend": task.backend,
             "memory": stream.memory,
             "agent": {"model": self.config.model, "endpoint": self.agent.endpoint},
-            "judge": {"model": self.config.judge_model,
-                      "endpoint": "reference" if self.config.judge_model == REFERENCE_MODEL else "openai-compatible"},
+            "judge": {"model": self.config.judge_model, "endpoint": self._judge_llm().endpoint},
             "embedder": self._embedder.provenance() if self._embedder is not None else None,
         }  # fmt: skip
 
@@ -128,7 +129,7 @@ class Engine:
             agent_llm=self.agent,
             ledger=self.ledger,
             provenance=self.provenance(step),
-            infrastructure_errors=_infrastructure_errors(),
+            infrastructure_errors=INFRASTRUCTURE_ERRORS,
         )
         state.next_position += 1
         return result

@@ -107,6 +107,10 @@ class Augmentation:
     retrieved: tuple[RetrievedItem, ...] = ()
 
 
+class JudgeError(RuntimeError):
+    """The judge gave no usable verdict (an infrastructure problem, not a wrong answer)."""
+
+
 class Judge(Protocol):
     def __call__(self, question: str, gold: str, predicted: str) -> "JudgeVerdict": ...
 
@@ -122,7 +126,7 @@ class JudgeVerdict:
 class TaskServices:
     """What the harness injects into tasks (tasks never build their own LLM clients)."""
 
-    judge: Judge | None = None
+    judge_llm: Any = None  # the LLM client tasks build their judge on (purpose "judge")
 
 
 def first_user_content(messages: Sequence[Message]) -> str:

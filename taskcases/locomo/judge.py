@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 
-from pytest_amb.interfaces import JudgeVerdict
+from pytest_amb.interfaces import JudgeError, JudgeVerdict
 
 JUDGE_PROMPT = """Your task is to label a generated answer to a question as CORRECT or WRONG.
 You are given a question, the gold (ground-truth) answer, and the generated answer.
@@ -23,10 +23,6 @@ First give one sentence explaining your reasoning, then end with a JSON object o
 
 _JSON_OBJECT = re.compile(r"\{[^{}]*\}")
 _KEYWORD = re.compile(r"\b(CORRECT|WRONG|INCORRECT)\b")
-
-
-class JudgeError(RuntimeError):
-    """The judge replied without a recognisable label (an infrastructure problem, not a wrong answer)."""
 
 
 def judge_prompt(question: str, gold: str, predicted: str) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from pytest_amb.interfaces import EnvReply, EpisodeInfo, Judge, Message, SessionInfo, TaskIndex, TaskServices
 from pytest_amb.metrics.answer import bleu1, token_f1
+from taskcases.locomo.judge import LLMJudge
 from taskcases.locomo.loader import QA, Conversation, load_conversations
 from taskcases.registry import TaskSource
 
@@ -34,8 +35,9 @@ def task_indexes(source: TaskSource) -> list[TaskIndex]:
 
 
 def make_tasks(source: TaskSource, services: TaskServices) -> list["LocomoTask"]:
+    judge = LLMJudge(services.judge_llm)
     return [
-        LocomoTask(task_name(source, c), c, services.judge)
+        LocomoTask(task_name(source, c), c, judge)
         for path in source.files
         for c in load_conversations(path)
     ]

@@ -1,0 +1,34 @@
+"""Micro-benchmarks (pytest-benchmark; run with `pytest benchmarks -p no:xdist`)."""
+
+from pytest_amb.llm.reference import qa
+from pytest_amb.metrics.answer import bleu1, token_f1
+from pytest_amb.plan import build_plan
+from taskcases.locomo.task import task_indexes
+from taskcases.registry import resolve
+
+
+def test_answer_metrics(benchmark):
+    benchmark(lambda: (token_f1("went to the LGBTQ support group on 7 May", "7 May 2023"),
+                       bleu1("went to the LGBTQ support group on 7 May", "7 May 2023")))  # fmt: skip
+
+
+def test_reference_answer_over_a_full_bundled_conversation(benchmark):
+    # the zero_shot worst case: every session of a conversation in the prompt
+    from memories.base import MemoryDeps
+    from memories.zero_shot import ZeroShotMemory
+    from taskcases.locomo.task import make_tasks
+    from pytest_amb.interfaces import Outcome, TaskServices
+
+    (task, _) = make_tasks(resolve("locomo", None), TaskServices())
+    memory = ZeroShotMemory(MemoryDeps())
+    for session in task.index.sessions:
+        memory.update(task.session_info(session.session_id), task.session_messages(session.session_id),
+                      Outcome(True, 1.0, "completed", kind="session_injection"))  # fmt: skip
+    episode = task.open(task.index.sample_ids[-1])
+    messages = memory.augment(episode.info, episode.messages).messages
+    benchmark(qa.answer, messages)
+
+
+def test_plan_for_the_bundled_set(benchmark):
+    indexes = task_indexes(resolve("locomo", None))
+    benchmark(build_plan, "online", ["zero_shot", "stream_icl"], [66, 67], True, 0, indexes)
