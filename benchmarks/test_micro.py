@@ -16,8 +16,8 @@ def test_reference_answer_over_a_full_bundled_conversation(benchmark):
     # the zero_shot worst case: every session of a conversation in the prompt
     from memories.base import MemoryDeps
     from memories.zero_shot import ZeroShotMemory
-    from taskcases.locomo.task import make_tasks
     from pytest_amb.interfaces import Outcome, TaskServices
+    from taskcases.locomo.task import make_tasks
 
     (task, _) = make_tasks(resolve("locomo", None), TaskServices())
     memory = ZeroShotMemory(MemoryDeps())

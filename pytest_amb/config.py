@@ -102,7 +102,8 @@ def resolve(raw: dict[str, RawValue], rootdir: Path) -> RunConfig:
     if data_dir is not None and not data_dir.is_dir():
         fail("data_dir", f"'{data_dir}' is not a directory")
 
-    from taskcases.registry import TaskNameError, resolve as resolve_task
+    from taskcases.registry import TaskNameError
+    from taskcases.registry import resolve as resolve_task
 
     task_names = _list(raw["task"].value)
     if not task_names:

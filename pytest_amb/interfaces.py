@@ -7,8 +7,9 @@ format (messages, tools, status, finish, reward, metric) so the same objects can
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol, Sequence
+from typing import Any, Protocol
 
 Message = dict[str, Any]  # an OpenAI chat message
 
@@ -112,7 +113,7 @@ class JudgeError(RuntimeError):
 
 
 class Judge(Protocol):
-    def __call__(self, question: str, gold: str, predicted: str) -> "JudgeVerdict": ...
+    def __call__(self, question: str, gold: str, predicted: str) -> JudgeVerdict: ...
 
 
 @dataclass(frozen=True)

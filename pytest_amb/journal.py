@@ -42,7 +42,7 @@ class Journal:
     def start(self, run: dict) -> None:
         self.path.mkdir(parents=True, exist_ok=True)
         self._write_json("run.json", run)
-        self._steps = open(self.path / "steps.jsonl", "a", encoding="utf-8")
+        self._steps = open(self.path / "steps.jsonl", "a", encoding="utf-8")  # noqa: SIM115 (open for the run)
 
     def append(self, result: dict) -> None:
         line = json.dumps({"config_hash": self.config_hash, **result}, ensure_ascii=False)

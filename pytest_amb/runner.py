@@ -58,7 +58,7 @@ def run_step(step: Step, *, task, memory, agent_llm, ledger, provenance: dict, i
             _inject(step, task, memory, result)
         else:
             _sample(step, task, memory, agent_llm, result)
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 (any failure inside a step becomes an ERROR result)
         kind = "infrastructure" if isinstance(exc, infrastructure_errors) else "harness"
         result.status = ERROR
         result.error = {

@@ -9,14 +9,13 @@ journals it and, at the end, writes summary.json and the terminal summary.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
 from pytest_amb.config import RunConfig
 from pytest_amb.fixtures import RESULT_KEY
 from pytest_amb.plugin import REPORT_ATTRIBUTE, STEP_FIXTURE, TASK_MARKER
-
 
 
 class BenchSession:
@@ -121,7 +120,7 @@ class BenchSession:
         self.journal.start(
             {
                 "run_id": self.run_id,
-                "started_at": datetime.now(timezone.utc).isoformat(),
+                "started_at": datetime.now(UTC).isoformat(),
                 "config": self.config.to_json(),
                 "config_hash": self.config.hash,
                 "seeds": list(self.config.seeds),

@@ -7,6 +7,7 @@ scored with the original's set-based F1, BLEU-1 and the LLM judge; the judge's l
 from __future__ import annotations
 
 import re
+
 from pytest_amb.interfaces import EnvReply, EpisodeInfo, Judge, Message, SessionInfo, TaskIndex, TaskServices
 from pytest_amb.metrics.answer import bleu1, token_f1
 from taskcases.locomo.judge import LLMJudge
@@ -34,7 +35,7 @@ def task_indexes(source: TaskSource) -> list[TaskIndex]:
     return [_index(task_name(source, c), c) for path in source.files for c in load_conversations(path)]
 
 
-def make_tasks(source: TaskSource, services: TaskServices) -> list["LocomoTask"]:
+def make_tasks(source: TaskSource, services: TaskServices) -> list[LocomoTask]:
     judge = LLMJudge(services.judge_llm)
     return [
         LocomoTask(task_name(source, c), c, judge)
@@ -66,7 +67,7 @@ class LocomoTask:
         self.index = _index(name, conversation)
         self._qas = {q.sample_id: q for q in conversation.askable_qas}
 
-    def open(self, sample_id: str) -> "LocomoEpisode":
+    def open(self, sample_id: str) -> LocomoEpisode:
         try:
             qa = self._qas[sample_id]
         except KeyError:
@@ -99,9 +100,9 @@ class LocomoTask:
 
 class LocomoEpisode:
     max_rounds = 1
-    tools: list[dict] = []
 
     def __init__(self, task: str, qa: QA, judge: Judge):
+        self.tools: list[dict] = []
         self.qa = qa
         self.judge = judge
         self.info = EpisodeInfo(task=task, sample_id=qa.sample_id, query=qa.question, meta={"kind": "qa"})

@@ -5,21 +5,20 @@ from __future__ import annotations
 import http.client
 import json
 import socket
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from urllib.parse import urlsplit
 
 import pytest
 
 from memories.base import MEMORY_SEPARATOR, inject
 from pytest_amb.llm.client import CallRecord, LLMClient, LLMError, UsageLedger
-from pytest_amb.llm.reference.server import ReferenceServer
+from pytest_amb.llm.reference.server import LoopbackServer, ReferenceServer
 from taskcases.locomo.judge import LLMJudge, judge_prompt, parse_label
 from taskcases.locomo.task import SYSTEM_PROMPT
 
 SECRET = "sk-test-SECRET-123"
 
-CONVERSATION = "\n".join(
+CONVERSATION = "\n".join(  # noqa: FLY002
     [
         "[Session 1 — 1:56 pm on 8 May, 2023]",
         "Caroline: I went to a support group yesterday.",
@@ -60,7 +59,7 @@ def client(reference_server, ledger):
     return LLMClient(base_url=reference_server.base_url, model="reference", endpoint="reference", ledger=ledger)
 
 
-class _CannedServer:
+class _CannedServer(LoopbackServer):
     """A loopback chat-completions endpoint that answers every POST with one canned status and body,
     and records each request (path, headers, body)."""
 
@@ -81,23 +80,7 @@ class _CannedServer:
                 self.end_headers()
                 self.wfile.write(body)
 
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._httpd.daemon_threads = True
-        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
-
-    @property
-    def base_url(self) -> str:
-        host, port = self._httpd.server_address[:2]
-        return f"http://{host}:{port}/v1"
-
-    def start(self) -> "_CannedServer":
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._httpd.shutdown()
-        self._httpd.server_close()
-        self._thread.join(timeout=5)
+        super().__init__(Handler)
 
 
 @pytest.fixture

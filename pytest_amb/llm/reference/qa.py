@@ -16,9 +16,9 @@ import re
 from dataclasses import dataclass
 from datetime import date
 
+from memories.base import MEMORY_SEPARATOR
 from pytest_amb.llm.reference.text import STOPWORDS, content_stems, parse_date, resolve_relative_date, stem, words
 
-from memories.base import MEMORY_SEPARATOR
 UNKNOWN = "I don't know."
 _TEMPORAL = re.compile(r"^\s*(when|what (year|month|date|day|time))\b|\bhow long ago\b", re.IGNORECASE)
 _SPEAKER_PREFIX = re.compile(r"^\s*(?:User|Assistant|[A-Z][\w.'-]{0,30}):\s+")

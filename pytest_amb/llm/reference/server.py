@@ -85,21 +85,20 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(200, completion(request))
 
 
-class ReferenceServer:
-    """Serves the reference model on 127.0.0.1 (an ephemeral port) in a background thread."""
+class LoopbackServer:
+    """An HTTP server on 127.0.0.1 (an ephemeral port) in a background thread."""
 
-    def __init__(self, latency_s: float = 0.0):
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    def __init__(self, handler: type[BaseHTTPRequestHandler]):
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
         self._httpd.daemon_threads = True
-        self._httpd.latency_s = latency_s
-        self._thread = threading.Thread(target=self._httpd.serve_forever, name="amb-reference-model", daemon=True)
+        self._thread = threading.Thread(target=self._httpd.serve_forever, name="amb-loopback-http", daemon=True)
 
     @property
     def base_url(self) -> str:
         host, port = self._httpd.server_address[:2]
         return f"http://{host}:{port}/v1"
 
-    def start(self) -> "ReferenceServer":
+    def start(self):
         self._thread.start()
         return self
 
@@ -107,3 +106,11 @@ class ReferenceServer:
         self._httpd.shutdown()
         self._httpd.server_close()
         self._thread.join(timeout=5)
+
+
+class ReferenceServer(LoopbackServer):
+    """Serves the reference model; ``latency_s`` delays every completion (for throughput benchmarks)."""
+
+    def __init__(self, latency_s: float = 0.0):
+        super().__init__(_Handler)
+        self._httpd.latency_s = latency_s
