@@ -35,7 +35,7 @@ class StepResult:
     provenance: dict = field(default_factory=dict)
 
     def to_json(self) -> dict:
-        return asdict(self)
+        return {**asdict(self), "tokens": self.tokens}
 
     @property
     def passed(self) -> bool:
