@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import memories as memory_registry
 from memories.base import MemoryDeps
+from memories.embedder import EmbedderError
 from pytest_amb.config import REFERENCE_MODEL, RunConfig
 from pytest_amb.interfaces import JudgeError, TaskServices
 from pytest_amb.llm.client import LLMClient, LLMError, UsageLedger, api_key_from_environment
@@ -29,7 +30,7 @@ class StreamState:
 
 
 # Problems outside the agent's control: reported as ERRORs, never as wrong answers.
-INFRASTRUCTURE_ERRORS = (LLMError, JudgeError, OSError)
+INFRASTRUCTURE_ERRORS = (LLMError, JudgeError, EmbedderError, OSError)
 
 
 class Engine:

@@ -29,16 +29,17 @@ def amb_engine(request):
 def amb_step_result(request, amb_engine, amb_step):
     """Runs the step and returns its StepResult. A step that produced no verdict (endpoint down,
     harness crash, broken stream order) raises here, so pytest reports an ERROR, not a failure."""
-    from pytest_amb.engine import StreamOrderError
+    from pytest_amb.engine import INFRASTRUCTURE_ERRORS
     from pytest_amb.runner import ERROR, StepResult
 
     try:
         result = amb_engine.run(amb_step)
-    except StreamOrderError as exc:
+    except Exception as exc:  # noqa: BLE001 (the step could not start: broken stream order, unloadable model, ...)
+        kind = "infrastructure" if isinstance(exc, INFRASTRUCTURE_ERRORS) else "harness"
         result = StepResult(
             step=amb_step.to_json(),
             status=ERROR,
-            error={"kind": "harness", "type": type(exc).__name__, "message": str(exc)},
+            error={"kind": kind, "type": type(exc).__name__, "message": str(exc)},
         )
     payload = result.to_json()
     request.node.stash[RESULT_KEY] = payload

@@ -147,3 +147,12 @@ def test_precedence_is_cli_then_environment_then_ini(pytester, monkeypatch):
         "amb: mode=online memories=?'zero_shot'? tasks=?'locomo'? seeds=?7? shuffle=True limit=1 *",
         "amb: set by limit (ini), memory (env), run_dir (cli), seed (cli)",
     ])  # fmt: skip
+
+
+def test_an_unloadable_embedding_model_is_an_infrastructure_error(pytester):
+    result = _run(pytester, "--amb-memory=stream_icl", "--amb-limit=2",
+                  f"--amb-embedding-model={pytester.path / 'no-such-model'}")  # fmt: skip
+    result.assert_outcomes(errors=4)
+    result.stdout.fnmatch_lines(["*infrastructure error (EmbedderError): cannot load embedding model*"])
+    steps = read_steps(_run_dirs(pytester)[0])
+    assert {s["error"]["kind"] for s in steps} == {"infrastructure"}
