@@ -14,9 +14,7 @@ class VectorIndex:
 
         faiss.omp_set_num_threads(1)  # small indexes; avoids oversubscription under pytest-xdist
         self.dim = dim
-        self._faiss = faiss
-        self._flat = faiss.IndexFlatIP(dim)  # kept referenced: the id map does not own it
-        self._index = faiss.IndexIDMap2(self._flat)
+        self._index = faiss.IndexIDMap2(faiss.IndexFlatIP(dim))  # faiss keeps the inner index alive
 
     def __len__(self) -> int:
         return int(self._index.ntotal)

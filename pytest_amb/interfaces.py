@@ -7,7 +7,6 @@ format (messages, tools, status, finish, reward, metric) so the same objects can
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -129,9 +128,3 @@ class TaskServices:
 
     judge_llm: Any = None  # the LLM client tasks build their judge on (purpose "judge")
 
-
-def first_user_content(messages: Sequence[Message]) -> str:
-    for message in messages:
-        if message.get("role") == "user":
-            return str(message.get("content") or "")
-    return ""

@@ -32,9 +32,9 @@ def judge_prompt(question: str, gold: str, predicted: str) -> str:
 def parse_label(reply: str) -> str:
     """CORRECT or WRONG from a judge reply.
 
-    1. the last JSON object with a CORRECT / WRONG / INCORRECT ``label``; 2. otherwise the last standalone keyword CORRECT, WRONG
-    or INCORRECT (the original's fallback scored a reply starting with CORRECT as wrong; see
-    docs/deviations.md); 3. otherwise JudgeError.
+    1. the last JSON object whose ``label`` is CORRECT, WRONG or INCORRECT; 2. otherwise the last
+    standalone keyword CORRECT, WRONG or INCORRECT (the original's fallback scored a reply starting
+    with CORRECT as wrong; see docs/deviations.md); 3. otherwise JudgeError.
     """
     for candidate in reversed(_JSON_OBJECT.findall(reply)):
         try:
