@@ -16,6 +16,8 @@ from pytest_amb.options import OPTIONS, RawValue
 MODES = ("online",)
 PLANNED_MODES = ("offline", "replay", "transfer", "repair")
 REFERENCE_MODEL = "reference"
+ORACLE_MODEL = "oracle"  # replays gold solutions; needs no endpoint
+LOCAL_MODELS = (REFERENCE_MODEL, ORACLE_MODEL)
 _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("0", "false", "no", "off")
 
@@ -36,9 +38,14 @@ class RunConfig:
     base_url: str | None
     judge_model: str
     data_dir: Path | None
+    db_url: str | None
     run_dir: Path
     embedding_model: str
     sources: dict[str, str] = field(default_factory=dict, compare=False)  # option -> cli/env/ini/default
+
+    @property
+    def uses_oracle(self) -> bool:
+        return self.model == ORACLE_MODEL
 
     @property
     def uses_reference_model(self) -> bool:
@@ -58,6 +65,7 @@ class RunConfig:
             "base_url": self.base_url,
             "judge_model": self.judge_model,
             "data_dir": str(self.data_dir) if self.data_dir else None,
+            "db_url": redact_url(self.db_url),
             "embedding_model": self.embedding_model,
         }
 
@@ -65,6 +73,20 @@ class RunConfig:
     def hash(self) -> str:
         canonical = json.dumps(self.to_json(), sort_keys=True).encode()
         return hashlib.sha256(canonical).hexdigest()[:12]
+
+
+def redact_url(url: str | None) -> str | None:
+    """The URL without its password (the one place a secret could enter the configuration)."""
+    if not url:
+        return None
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.rsplit("@", 1)
+    user = netloc[0].split(":", 1)[0]
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{netloc[1]}"))
 
 
 def _describe(name: str, raw: RawValue) -> str:
@@ -138,16 +160,27 @@ def resolve(raw: dict[str, RawValue], rootdir: Path) -> RunConfig:
     model = (raw["model"].value or "").strip()
     base_url = (raw["base_url"].value or "").strip() or None
     if not model:
-        fail("model", "empty; give a model name, or 'reference'")
-    if model == REFERENCE_MODEL and base_url:
-        fail("model", "'reference' is served by pytest-amb itself on loopback; name the model of --amb-base-url")
-    if model != REFERENCE_MODEL and not base_url:
+        fail("model", "empty; give a model name, 'reference' or 'oracle'")
+    if model in LOCAL_MODELS and base_url:
+        fail("model", f"'{model}' runs inside pytest-amb and needs no endpoint; name the model of --amb-base-url")
+    if model not in LOCAL_MODELS and not base_url:
         fail("model", f"'{model}' needs an endpoint: pass --amb-base-url (any OpenAI-compatible URL)")
     if base_url and not base_url.startswith(("http://", "https://")):
         fail("base_url", f"'{base_url}' is not an http(s) URL")
-    judge_model = (raw["judge_model"].value or "").strip() or model
+    judge_model = (raw["judge_model"].value or "").strip() or (REFERENCE_MODEL if model == ORACLE_MODEL else model)
+    if judge_model == ORACLE_MODEL:
+        fail("judge_model", "'oracle' cannot judge; use 'reference' or a real model")
     if judge_model != REFERENCE_MODEL and not base_url:
         fail("judge_model", f"'{judge_model}' needs an endpoint: pass --amb-base-url and a real --amb-model")
+
+    db_url = (raw["db_url"].value or "").strip() or None
+    if db_url:
+        from taskcases.dbbench.backends.mysql import parse_url
+
+        try:
+            parse_url(db_url)
+        except ValueError as exc:
+            raise ConfigError(f"{_describe('db_url', raw['db_url'])}: '{redact_url(db_url)}': {exc}") from None
 
     run_dir = Path(raw["run_dir"].value or "reports/runs").expanduser()
     if not run_dir.is_absolute():
@@ -168,6 +201,7 @@ def resolve(raw: dict[str, RawValue], rootdir: Path) -> RunConfig:
         base_url=base_url,
         judge_model=judge_model,
         data_dir=data_dir,
+        db_url=db_url,
         run_dir=run_dir,
         embedding_model=embedding_model,
         sources={name: value.source for name, value in raw.items()},

@@ -11,10 +11,11 @@ from dataclasses import dataclass
 import memories as memory_registry
 from memories.base import MemoryDeps
 from memories.embedder import EmbedderError
-from pytest_amb.config import REFERENCE_MODEL, RunConfig
+from pytest_amb.config import ORACLE_MODEL, REFERENCE_MODEL, RunConfig
 from pytest_amb.interfaces import JudgeError, TaskServices
 from pytest_amb.llm.client import LLMClient, LLMError, UsageLedger, api_key_from_environment
-from pytest_amb.plan import Plan, Step
+from pytest_amb.llm.oracle import OracleAgent
+from pytest_amb.plan import SAMPLE, Plan, Step
 from pytest_amb.runner import StepResult, run_step
 from taskcases.registry import family_module
 
@@ -75,13 +76,19 @@ class Engine:
             self._agent = self._client(self.config.model)
         return self._agent
 
+    def _agent_for(self, task, step: Step):
+        if self.config.uses_oracle and step.kind == SAMPLE:
+            return OracleAgent(task.oracle_replies(step.sample_id))
+        return self.agent
+
     def tasks(self) -> dict:
         if self._tasks is None:
-            services = TaskServices(judge_llm=self._judge_llm())
-            self._tasks = {}
+            services = TaskServices(judge_llm=self._judge_llm(), db_url=self.config.db_url)
+            tasks = {}
             for source in self.config.tasks:
                 for task in family_module(source.family).make_tasks(source, services):
-                    self._tasks[task.name] = task
+                    tasks[task.name] = task
+            self._tasks = tasks
         return self._tasks
 
     def embedder(self):
@@ -109,7 +116,7 @@ class Engine:
         return {
             "task_backend": task.backend,
             "memory": stream.memory,
-            "agent": {"model": self.config.model, "endpoint": self.agent.endpoint},
+            "agent": {"model": self.config.model, "endpoint": ORACLE_MODEL if self.config.uses_oracle else self.agent.endpoint},
             "judge": {"model": self.config.judge_model, "endpoint": self._judge_llm().endpoint},
             "embedder": self._embedder.provenance() if self._embedder is not None else None,
         }  # fmt: skip
@@ -122,20 +129,24 @@ class Engine:
                 f"(next expected position: {state.next_position}). Do not deselect parts of a stream "
                 "(-k, --deselect, --lf) and do not run it with a scheduler that splits streams"
             )
-        task = self.tasks()[step.task]
-        result = run_step(
-            step,
-            task=task,
-            memory=state.memory,
-            agent_llm=self.agent,
-            ledger=self.ledger,
-            provenance=self.provenance(step),
-            infrastructure_errors=INFRASTRUCTURE_ERRORS,
-        )
-        state.next_position += 1
-        return result
+        try:
+            task = self.tasks()[step.task]
+            return run_step(
+                step,
+                task=task,
+                memory=state.memory,
+                agent_llm=self._agent_for(task, step),
+                ledger=self.ledger,
+                provenance=self.provenance(step),
+                infrastructure_errors=INFRASTRUCTURE_ERRORS,
+            )
+        finally:
+            state.next_position += 1  # a step that could not start still takes its place in the stream
 
     def close(self) -> None:
+        for task in (self._tasks or {}).values():
+            task.close()
+        self._tasks = None
         if self._reference is not None:
             self._reference.stop()
             self._reference = None

@@ -80,6 +80,11 @@ class Task(Protocol):
 
     def session_messages(self, session_id: int) -> list[Message]: ...
 
+    def oracle_replies(self, sample_id: str) -> list[Message]:
+        """The sample's gold solution as the assistant turns an agent would send (for --amb-model=oracle)."""
+
+    def close(self) -> None: ...
+
 
 @dataclass(frozen=True)
 class Outcome:
@@ -127,4 +132,5 @@ class TaskServices:
     """What the harness injects into tasks (tasks never build their own LLM clients)."""
 
     judge_llm: Any = None  # the LLM client tasks build their judge on (purpose "judge")
+    db_url: str | None = None  # dbbench: a MySQL/MariaDB server URL; None = embedded SQLite
 

@@ -45,8 +45,8 @@ OPTIONS: tuple[OptionSpec, ...] = (
     ),
     OptionSpec(
         "task",
-        "task(s), comma-separated: a bare name (locomo) selects the bundled samples, an original "
-        "config name (locomo-0 ... locomo-9) selects the original data under --amb-data-dir",
+        "task(s), comma-separated: a bare name (locomo, dbbench) selects the bundled samples, an original "
+        "config name (locomo-0 ... locomo-9, dbbench-dev, dbbench-std) selects the original data under --amb-data-dir",
         default="locomo",
         metavar="NAME[,NAME]",
     ),
@@ -60,7 +60,8 @@ OPTIONS: tuple[OptionSpec, ...] = (
     ),
     OptionSpec(
         "model",
-        "agent model name; 'reference' = the deterministic reference model served on loopback",
+        "agent model name; 'reference' = the deterministic reference model served on loopback; "
+        "'oracle' = replay each sample's gold solution (checks that the environment is faithful)",
         default="reference",
         metavar="NAME",
     ),
@@ -78,6 +79,11 @@ OPTIONS: tuple[OptionSpec, ...] = (
         "data_dir",
         "folder laid out like the original AMB data/ (needed for original task names)",
         metavar="DIR",
+    ),
+    OptionSpec(
+        "db_url",
+        "dbbench SQL server, e.g. mysql://user:password@host:3306 (MySQL or MariaDB); empty = embedded SQLite",
+        metavar="URL",
     ),
     OptionSpec("run_dir", "parent folder of run directories", default="reports/runs", metavar="DIR"),
     OptionSpec(

@@ -19,6 +19,10 @@ class TaskNameError(ValueError):
     """An unknown task name, or a known one whose files are missing. The message says what to do."""
 
 
+class DataError(ValueError):
+    """A data file does not have the expected shape. The message names the file, the line or field, and what to fix."""
+
+
 @dataclass(frozen=True)
 class TaskSource:
     name: str  # as the user wrote it, e.g. "locomo-0" or "locomo"
@@ -42,11 +46,17 @@ FAMILIES: dict[str, FamilySpec] = {
         bundled_glob="locomo/data/sample*.json",
         original_files={f"locomo-{n}": f"locomo/locomo{n}.json" for n in range(10)},
     ),
+    "dbbench": FamilySpec(
+        family="dbbench",
+        module="taskcases.dbbench.task",
+        bundled_glob="dbbench/data/sample*.jsonl",
+        original_files={"dbbench-dev": "dbbench/dev.jsonl", "dbbench-std": "dbbench/standard.jsonl"},
+    ),
 }
 
 # Original config names of tasks this version does not implement yet (they get a clear message).
 PLANNED_NAMES = (
-    "dbbench-std", "dbbench-dev", "os-std", "os-dev", "kg-std", "kg-dev",
+    "os-std", "os-dev", "kg-std", "kg-dev",
     "alfworld-std", "alfworld-dev", "webshop-std",
 )  # fmt: skip
 

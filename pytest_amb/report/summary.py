@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 
 from pytest_amb.metrics.qa import qa_aggregate
-from pytest_amb.metrics.stream import csr_curve
+from pytest_amb.metrics.stream import csr_curve, success_aggregate
 
 SCHEMA = "pytest-amb/summary"
 SCHEMA_VERSION = 1
@@ -52,6 +52,7 @@ def _stream_summary(stream_id: str, results: list[dict]) -> dict:
         "samples": len(samples),
         "injections": len(results) - len(samples),
         "errors": sum(r["status"] == "error" for r in results),
+        "success": success_aggregate(results),
         "qa": qa_aggregate(results),
         "csr": {"final": curve[-1] if curve else None, "curve": curve},
         "tokens": {"total": sum(tokens_by_purpose.values()), "by_purpose": dict(tokens_by_purpose)},

@@ -12,13 +12,11 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from taskcases.registry import DataError
+
 ADVERSARIAL_CATEGORY = 5  # excluded from the benchmark, as in the original ("following mem0")
 _SESSION_KEY = re.compile(r"^session_(\d+)$")
 _EVIDENCE = re.compile(r"^D(\d+):(\d+)$")
-
-
-class DataError(ValueError):
-    """A data file does not have the expected shape. The message names the file and the field."""
 
 
 @dataclass(frozen=True)

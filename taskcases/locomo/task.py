@@ -88,6 +88,12 @@ class LocomoTask:
             },
         )
 
+    def oracle_replies(self, sample_id: str) -> list[Message]:
+        return [{"role": "assistant", "content": self._qas[sample_id].answer}]
+
+    def close(self) -> None:
+        pass
+
     def session_messages(self, session_id: int) -> list[Message]:
         """One message per turn; the first speaker is the user and the second the assistant (by speaker,
         not by turn parity as in the original), with captions of shared photos kept."""

@@ -1,0 +1,235 @@
+"""dbbench as a task: one sample per episode, an OpenAI function-calling loop over a SQL backend.
+
+The agent has two tools, ``execute_sql(query)`` and ``commit_final_answer(answers)`` (spec amb_tasks
+§2.3). Every tool call of a reply is answered in order, so no ``tool_call_id`` is ever left without a
+tool message. ``commit_final_answer`` scores the sample (§2.4) and ends it.
+"""
+
+from __future__ import annotations
+
+import json
+
+from pytest_amb.interfaces import EnvReply, EpisodeInfo, Message, TaskIndex, TaskServices
+from taskcases.dbbench import scoring
+from taskcases.dbbench.backends import open_backend
+from taskcases.dbbench.backends.base import SqlBackend, SqlError, SqlSession, SqlTimeout
+from taskcases.dbbench.loader import DbSample, load_samples
+from taskcases.registry import DataError, TaskSource
+
+MAX_ROUNDS = 15  # configs/tasks/dbbench.yaml
+OUTPUT_LIMIT = 800
+SYSTEM_PROMPT = (
+    "I will ask you a question, then you should help me operate a MySQL database with SQL to answer the "
+    "question. You have to explain the problem and your solution to me and write down your thoughts. "
+    "After thinking and explaining thoroughly, in every round you call one of two tools. "
+    "To run SQL, call execute_sql with one SQL statement on a single line; you will receive the raw MySQL "
+    "response. When you are sure of the answer, call commit_final_answer with the answer values; they must "
+    "match the expected answer exactly. If the question is about modifying the database, call "
+    "commit_final_answer after the modification is done; the answer values can then be anything. "
+    "Always use a tool; never answer in plain text. Every column of every table is TEXT."
+)
+TOOLS = [
+    {
+        "type": "function",
+        "function": {
+            "name": "execute_sql",
+            "description": "Execute one single-line SQL statement on the MySQL database and return the raw result.",
+            "parameters": {
+                "type": "object",
+                "properties": {"query": {"type": "string", "description": "the SQL statement, on one line"}},
+                "required": ["query"],
+            },
+        },
+    },
+    {
+        "type": "function",
+        "function": {
+            "name": "commit_final_answer",
+            "description": "Commit the final answer and end the task. For modification questions, commit after "
+            "the modification; the values can then be anything.",
+            "parameters": {
+                "type": "object",
+                "properties": {
+                    "answers": {"type": "array", "items": {"type": "string"}, "description": "the answer values"}
+                },
+                "required": ["answers"],
+            },
+        },
+    },
+]
+NO_TOOL_CALLS = "Internal error: No tool calls found despite finish reason. Call execute_sql or commit_final_answer."
+INVALID_FUNCTION = "Invalid function call. Please call a tool instead."
+TIMED_OUT = "Error: SQL execution timed out."
+AFTER_COMMIT = "Not executed: the final answer was already committed."
+
+
+def task_indexes(source: TaskSource) -> list[TaskIndex]:
+    return [TaskIndex(name=source.name, family="dbbench", sample_ids=tuple(s.sample_id for s in _samples(source)))]
+
+
+def make_tasks(source: TaskSource, services: TaskServices) -> list[DbbenchTask]:
+    return [DbbenchTask(source.name, _samples(source), open_backend(services.db_url))]
+
+
+def _samples(source: TaskSource) -> list[DbSample]:
+    samples, seen = [], {}
+    for path in source.files:
+        for sample in load_samples(path):
+            if sample.sample_id in seen:
+                raise DataError(f"{path}: sample id '{sample.sample_id}' is also used in {seen[sample.sample_id]}")
+            seen[sample.sample_id] = path
+            samples.append(sample)
+    return samples
+
+
+def observation(rows: list[tuple]) -> str:
+    """The original's tool reply: ``str`` of the row tuples, cut at 800 characters."""
+    text = str(rows)
+    return text[:OUTPUT_LIMIT] + "[TRUNCATED]" if len(text) > OUTPUT_LIMIT else text
+
+
+class DbbenchTask:
+    def __init__(self, name: str, samples: list[DbSample], backend: SqlBackend):
+        self.name = name
+        self.sql = backend
+        self.backend = backend.name
+        self.samples = {s.sample_id: s for s in samples}
+        self.index = TaskIndex(name=name, family="dbbench", sample_ids=tuple(s.sample_id for s in samples))
+
+    def sample(self, sample_id: str) -> DbSample:
+        try:
+            return self.samples[sample_id]
+        except KeyError:
+            raise KeyError(f"{self.name}: no sample '{sample_id}'") from None
+
+    def open(self, sample_id: str) -> DbbenchEpisode:
+        return DbbenchEpisode(self.name, self.sample(sample_id), self.sql)
+
+    def oracle_replies(self, sample_id: str) -> list[Message]:
+        """The gold solution as assistant turns: the label SQL then a commit, or a commit of the label answers."""
+        sample = self.sample(sample_id)
+        if not sample.is_mutation:
+            return [_tool_turn(0, "commit_final_answer", {"answers": list(sample.label)})]
+        turns = [_tool_turn(i, "execute_sql", {"query": sql}) for i, sql in enumerate(sample.label)]
+        return [*turns, _tool_turn(len(turns), "commit_final_answer", {"answers": ["done"]})]
+
+    def close(self) -> None:
+        self.sql.close()
+
+
+def _tool_turn(n: int, name: str, arguments: dict) -> Message:
+    call = {"id": f"call_oracle_{n}", "type": "function", "function": {"name": name, "arguments": json.dumps(arguments)}}
+    return {"role": "assistant", "content": "", "tool_calls": [call]}
+
+
+class DbbenchEpisode:
+    max_rounds = MAX_ROUNDS
+    tools = TOOLS
+
+    def __init__(self, task: str, sample: DbSample, backend: SqlBackend):
+        self.sample = sample
+        self.backend = backend
+        self.info = EpisodeInfo(
+            task=task,
+            sample_id=sample.sample_id,
+            query=sample.description,
+            meta={"kind": "sql", "type": sample.type, "tables": [t.name for t in sample.tables]},
+        )
+        self.messages: list[Message] = [
+            {"role": "system", "content": SYSTEM_PROMPT},
+            {"role": "user", "content": sample.user_message()},
+        ]
+        self.statements: list[str] = []
+        self.session: SqlSession = backend.open(sample.tables)
+
+    def step(self, assistant_message: Message) -> EnvReply:
+        calls = assistant_message.get("tool_calls") or []
+        if not calls:
+            return EnvReply([{"role": "user", "content": NO_TOOL_CALLS}], finish=False)
+        replies: list[Message] = []
+        verdict: EnvReply | None = None
+        for call in calls:
+            function = call.get("function") or {}
+            if verdict is not None:
+                replies.append(_tool_reply(call, AFTER_COMMIT))
+                continue
+            try:
+                value = _first_argument(function.get("arguments"))
+            except ValueError as exc:
+                replies.append(_tool_reply(call, f"Error: Failed to parse tool call arguments: {exc}"))
+                continue
+            name = function.get("name")
+            if name == "execute_sql":
+                replies.append(_tool_reply(call, self._execute(str(value))))
+            elif name == "commit_final_answer":
+                verdict = self._score(value)
+                replies.append(_tool_reply(call, "Answer committed."))
+            else:
+                replies.append(_tool_reply(call, INVALID_FUNCTION))
+        if verdict is None:
+            return EnvReply(replies, finish=False)
+        return EnvReply(replies, finish=True, reward=verdict.reward, status="completed", metrics=verdict.metrics,
+                        explanation=verdict.explanation)  # fmt: skip
+
+    def _execute(self, statement: str) -> str:
+        self.statements.append(statement)
+        try:
+            return observation(self.session.execute(statement))
+        except SqlTimeout:
+            return TIMED_OUT
+        except SqlError as exc:
+            return str(exc)
+
+    def _score(self, answers) -> EnvReply:
+        sample = self.sample
+        metrics = {"type": sample.type, "backend": self.backend.name, "answer": answers, "statements": self.statements}
+        if sample.is_mutation:
+            produced = self._hash(self.session)
+            gold, gold_from = self._gold_hash()
+            correct = produced == gold
+            metrics.update(hash=produced, gold_hash=gold, gold_from=gold_from)
+            detail = f"table hash after your statements: {produced}\ngold hash ({gold_from}): {gold}"
+        else:
+            correct = scoring.answers_match(answers, list(sample.label))
+            metrics.update(ground_truth=list(sample.label))
+            detail = f"gold: {list(sample.label)}\ncommitted: {answers}"
+        metrics["is_correct"] = correct
+        explanation = f"question: {sample.description}\n{detail}\nstatements: {self.statements}"
+        return EnvReply([], finish=True, reward=1.0 if correct else 0.0, metrics=metrics, explanation=explanation)
+
+    def _hash(self, session: SqlSession) -> str:
+        return scoring.combine_hashes([session.table_hash(t.name, t.columns) for t in self.sample.tables])
+
+    def _gold_hash(self) -> tuple[str, str]:
+        if self.sample.answer_md5:
+            return scoring.normalize_gold_hash(self.sample.answer_md5), "answer_md5"
+        fresh = self.backend.open(self.sample.tables)
+        try:
+            for statement in self.sample.label:
+                try:
+                    fresh.execute(statement)
+                except SqlError as exc:
+                    raise DataError(
+                        f"sample '{self.sample.sample_id}': its gold label SQL fails on {self.backend.name}: {exc}"
+                    ) from None
+            return self._hash(fresh), "label SQL"
+        finally:
+            fresh.close()
+
+    def close(self) -> None:
+        self.session.close()
+
+
+def _first_argument(arguments) -> object:
+    """The first argument's value, whatever its key (as the original)."""
+    try:
+        parsed = json.loads(arguments) if isinstance(arguments, str) else arguments
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"arguments are not valid JSON ({exc.msg})") from None
+    if not isinstance(parsed, dict) or not parsed:
+        raise ValueError("expected a JSON object with one argument")
+    return next(iter(parsed.values()))
+
+
+def _tool_reply(call: dict, content: str) -> Message:
+    return {"role": "tool", "tool_call_id": call.get("id") or "", "content": content}
