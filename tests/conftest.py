@@ -33,3 +33,33 @@ class HashingEmbedder:
 @pytest.fixture
 def hashing_embedder():
     return HashingEmbedder()
+
+
+@pytest.fixture(scope="session")
+def mariadb_url(tmp_path_factory):
+    """URL of a throwaway MariaDB server for the whole test session. Skips when MariaDB is not installed,
+    unless AMB_REQUIRE_MARIADB=1 (set by .ci/run), where a missing server is a failure."""
+    import os
+
+    from tests.support.mariadb import MariaDBServer, missing_binaries
+
+    missing = missing_binaries()
+    if missing:
+        message = f"MariaDB is not installed ({', '.join(missing)} not found): apt-get install -y mariadb-server"
+        if os.environ.get("AMB_REQUIRE_MARIADB") == "1":
+            pytest.fail(message)
+        pytest.skip(message)
+    server = MariaDBServer(tmp_path_factory.mktemp("mariadb")).start()
+    yield server.url
+    server.stop()
+
+
+@pytest.fixture(params=["sqlite", "mariadb"])
+def sql_backend(request):
+    """Every SQL-backend test runs on the embedded SQLite backend and on a real MariaDB server."""
+    from taskcases.dbbench.backends import open_backend
+
+    url = request.getfixturevalue("mariadb_url") if request.param == "mariadb" else None
+    backend = open_backend(url, statement_timeout_s=1.0)
+    yield backend
+    backend.close()

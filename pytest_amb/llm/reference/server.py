@@ -1,7 +1,8 @@
 """The reference model: a deterministic, LLM-free policy behind a real OpenAI-compatible HTTP server.
 
 It listens on loopback only and implements ``POST /v1/chat/completions`` and ``GET /v1/models``. The
-reply is computed from the request body alone: the judge prompt is answered by token overlap, anything
+reply is computed from the request body alone: the judge prompt is answered by token overlap, a request
+with the dbbench tools by the SQL policy (sql.py), anything
 else by extractive question answering over the context in the messages. It never sees gold answers
 except inside a judge prompt, exactly as a real judge model would.
 """
@@ -14,7 +15,7 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from pytest_amb.llm.reference import judge, qa
+from pytest_amb.llm.reference import judge, qa, sql
 
 MODEL_NAME = "reference"
 _TOKEN = re.compile(r"\w+|[^\w\s]")
@@ -27,6 +28,8 @@ def count_tokens(text: str) -> int:
 def respond(request: dict) -> dict:
     """The assistant message for one chat-completions request body."""
     messages = request.get("messages") or []
+    if sql.is_sql_request(request):
+        return sql.respond(messages)
     last_user = next((m for m in reversed(messages) if m.get("role") == "user"), {})
     last_text = qa.content_text(last_user.get("content"))
     if judge.is_judge_request(last_text):
@@ -37,13 +40,13 @@ def respond(request: dict) -> dict:
 def completion(request: dict) -> dict:
     message = respond(request)
     prompt = sum(count_tokens(qa.content_text(m.get("content"))) for m in request.get("messages") or [])
-    produced = count_tokens(str(message.get("content") or ""))
+    produced = count_tokens(str(message.get("content") or "") + json.dumps(message.get("tool_calls") or []))
     return {
         "id": "chatcmpl-reference",
         "object": "chat.completion",
         "created": 0,
         "model": request.get("model") or MODEL_NAME,
-        "choices": [{"index": 0, "message": message, "finish_reason": "stop"}],
+        "choices": [{"index": 0, "message": message, "finish_reason": "tool_calls" if message.get("tool_calls") else "stop"}],
         "usage": {"prompt_tokens": prompt, "completion_tokens": produced, "total_tokens": prompt + produced},
     }
 
