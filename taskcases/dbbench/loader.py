@@ -142,7 +142,8 @@ def _table(where: str, table) -> Table:
     for i, column in enumerate(info["columns"]):
         if not isinstance(column, dict) or not isinstance(column.get("name"), str):
             raise DataError(f"{where}.table_info.columns[{i}]: missing field 'name'")
-        columns.append(str(column["name"]))
+        # MySQL cannot create a column without a name (dev.jsonl has one); see docs/deviations.md
+        columns.append(column["name"] or f"column_{i + 1}")
     if len(set(columns)) != len(columns):
         raise DataError(f"{where}.table_info.columns: a column name is repeated in table '{name}'")
     rows = []

@@ -25,6 +25,7 @@ from taskcases.dbbench.scoring import GROUP_CONCAT_MAX_LEN, hash_query, quote_id
 SCHEMES = ("mysql", "mariadb", "mysql+pymysql")
 _TIMEOUT_CODES = {1969, 3024, 1317}  # MariaDB max_statement_time, MySQL max_execution_time, query interrupted
 _CONNECTION_LOST = {2006, 2013}
+_PRIVILEGE_CODES = {1044, 1045, 1142, 1227, 1410}  # access denied / not allowed to create a user or grant
 
 
 class SqlBackendError(ConnectionError):
@@ -209,10 +210,14 @@ class MySQLBackend:
                     cursor.execute(sql, args)
                     return list(cursor.fetchall())
             except pymysql.err.MySQLError as exc:
+                hint = (
+                    ". The user in --amb-db-url needs CREATE, DROP, INSERT, CREATE USER and GRANT OPTION privileges"
+                    if _code(exc) in _PRIVILEGE_CODES
+                    else ""
+                )
+                statement = sql.split(" IDENTIFIED")[0][:120]
                 raise SqlBackendError(
-                    f"{self.address.redacted}: the administrator could not run '{sql.split(' IDENTIFIED')[0][:120]}': "
-                    f"{_message(exc)}. The user in --amb-db-url needs CREATE, DROP, INSERT, CREATE USER and "
-                    "GRANT OPTION privileges"
+                    f"{self.address.redacted}: the administrator could not run '{statement}': {_message(exc)}{hint}"
                 ) from None
 
     def admin_execute(self, *statements: str) -> None:
