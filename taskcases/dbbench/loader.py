@@ -109,7 +109,7 @@ def _sample(where: str, index: int, record) -> DbSample:
         raise DataError(f"{where}: field 'label' must be a list of strings")
     kind = record["type"][0] if isinstance(record["type"], list) and record["type"] else record["type"]
     if not isinstance(kind, str) or not kind:
-        raise DataError(f"{where}: field 'type' must be a one-element list such as [\"counting\"] or [\"INSERT\"]")
+        raise DataError(f'{where}: field \'type\' must be a one-element list such as ["counting"] or ["INSERT"]')
     tables_field = record["table"] if isinstance(record["table"], list) else [record["table"]]
     tables = tuple(_table(f"{where}.table", t) for t in tables_field)
     if kind in MUTATION_TYPES and not (label and isinstance(label[0], str) and label[0].strip()):

@@ -62,8 +62,7 @@ def clean_answer(answer) -> list[str]:
 
 def normalize_value(value) -> str:
     text = "0" if value is None else str(value).strip().strip("'\"").strip()
-    if text.endswith("%"):
-        text = text[:-1]
+    text = text.removesuffix("%")
     text = text.replace(",", "")
     return "0" if text.lower() in _SPECIAL else text
 

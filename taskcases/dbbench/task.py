@@ -118,7 +118,11 @@ class DbbenchTask:
 
 
 def _tool_turn(n: int, name: str, arguments: dict) -> Message:
-    call = {"id": f"call_oracle_{n}", "type": "function", "function": {"name": name, "arguments": json.dumps(arguments)}}
+    call = {
+        "id": f"call_oracle_{n}",
+        "type": "function",
+        "function": {"name": name, "arguments": json.dumps(arguments)},
+    }
     return {"role": "assistant", "content": "", "tool_calls": [call]}
 
 

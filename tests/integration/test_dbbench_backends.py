@@ -45,7 +45,9 @@ def test_comparisons_follow_mysql(session):
 
 def test_mysql_string_escapes_and_double_quoted_strings(session):
     session.execute("INSERT INTO `Club Members` VALUES ('O\\'Neil', \"Line\\nTwo\", '1.50')")
-    assert session.execute("SELECT `City`, `Age` FROM `Club Members` WHERE `Name` = 'O''Neil'") == [("Line\nTwo", "1.50")]
+    assert session.execute("SELECT `City`, `Age` FROM `Club Members` WHERE `Name` = 'O''Neil'") == [
+        ("Line\nTwo", "1.50")
+    ]
 
 
 def test_show_tables_and_describe(session):

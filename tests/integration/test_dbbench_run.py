@@ -53,7 +53,7 @@ def test_dbbench_and_locomo_run_together_as_separate_streams(pytester):
     result = _run(pytester, "--amb-task=dbbench,locomo", "--amb-memory=stream_icl", "--amb-limit=4")
     outcomes = result.parseoutcomes()
     assert outcomes.get("passed", 0) + outcomes.get("failed", 0) == 3 * 4
-    _, steps, summary = _only_run(pytester)
+    _, _, summary = _only_run(pytester)
     assert [s["stream"] for s in summary["streams"]] == [
         "stream_icl/dbbench", "stream_icl/locomo/amb-sample-1", "stream_icl/locomo/amb-sample-2",
     ]  # fmt: skip
@@ -71,7 +71,7 @@ def test_a_real_mariadb_server_scores_the_oracle_and_never_shows_the_password(py
     url = f"mysql://amb_admin:S3cret-pw@127.0.0.1:{root.port}"
     result = _run(pytester, "--amb-task=dbbench", "--amb-model=oracle", "--amb-memory=zero_shot", f"--amb-db-url={url}")
     assert result.parseoutcomes() == {"passed": BUNDLED_SAMPLES, "deselected": 1}
-    run, steps, summary = _only_run(pytester)
+    run, _, summary = _only_run(pytester)
     assert "MariaDB" in summary["streams"][0]["backends"][0]
     assert summary["config"]["db_url"] == f"mysql://amb_admin:***@127.0.0.1:{root.port}"
     everything = "\n".join(result.outlines + result.errlines) + "".join(p.read_text() for p in run.iterdir())
@@ -87,7 +87,9 @@ def test_an_unreachable_server_is_an_infrastructure_error(pytester):
         port = s.getsockname()[1]
     result = _run(pytester, "--amb-task=dbbench", "--amb-limit=2", f"--amb-db-url=mysql://root@127.0.0.1:{port}")
     assert result.parseoutcomes().get("errors") == 2
-    result.stdout.fnmatch_lines([f"*infrastructure error (SqlBackendError): cannot connect to mysql://root@127.0.0.1:{port}*"])
+    result.stdout.fnmatch_lines(
+        [f"*infrastructure error (SqlBackendError): cannot connect to mysql://root@127.0.0.1:{port}*"]
+    )
 
 
 @pytest.mark.parametrize(

@@ -42,12 +42,12 @@ class MariaDBServer:
              "--skip-test-db", "--user=root"],
             check=True, capture_output=True, timeout=120,
         )  # fmt: skip
-        log = open(self.root / "server.log", "wb")
-        self.process = subprocess.Popen(
-            ["mariadbd", "--no-defaults", "--user=root", f"--datadir={self.datadir}", f"--socket={self.socket}",
-             f"--port={self.port}", "--bind-address=127.0.0.1", "--skip-log-bin", "--skip-name-resolve"],
-            stdout=log, stderr=subprocess.STDOUT,
-        )  # fmt: skip
+        with open(self.root / "server.log", "wb") as log:  # the child keeps its own handle
+            self.process = subprocess.Popen(
+                ["mariadbd", "--no-defaults", "--user=root", f"--datadir={self.datadir}", f"--socket={self.socket}",
+                 f"--port={self.port}", "--bind-address=127.0.0.1", "--skip-log-bin", "--skip-name-resolve"],
+                stdout=log, stderr=subprocess.STDOUT,
+            )  # fmt: skip
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if self.process.poll() is not None:

@@ -93,9 +93,12 @@ def test_gold_hashes_are_normalised_sorted_and_joined():
 # -- dialect ------------------------------------------------------------------------------------------
 def test_mysql_is_translated_for_sqlite():
     assert to_sqlite("SELECT * FROM t WHERE a > 5;") == "SELECT * FROM t WHERE a > CAST(5 AS NUMERIC)"
-    assert to_sqlite("UPDATE t SET a = 1.50 WHERE b = \"it\\'s\"") == "UPDATE t SET a = '1.50' WHERE b = 'it''s'"
+    assert to_sqlite('UPDATE t SET a = 1.50 WHERE b = "it\\\'s"') == "UPDATE t SET a = '1.50' WHERE b = 'it''s'"
     assert to_sqlite("select 2010_rank from t # comment") == "select `2010_rank` from t "
-    assert to_sqlite("select * from t where a <=> NULL or b RLIKE 'x'") == "select * from t where a IS NULL or b REGEXP 'x'"
+    assert (
+        to_sqlite("select * from t where a <=> NULL or b RLIKE 'x'")
+        == "select * from t where a IS NULL or b REGEXP 'x'"
+    )
     assert special_statement("DESCRIBE `My Table`;").table == "My Table"
     assert special_statement("show tables").kind == "show_tables"
     assert special_statement("SELECT 1") is None

@@ -26,13 +26,15 @@ from difflib import SequenceMatcher
 from pytest_amb.llm.reference.qa import content_text
 
 TOOL_NAMES = ("execute_sql", "commit_final_answer")
-_TABLE_LINE = re.compile(r"The name of this table is (.+?), and the headers of this table are (.*?)\.?\s*$", re.M)
-_QUESTION = re.compile(r"^Question: (.*)$", re.M)
+_TABLE_LINE = re.compile(
+    r"The name of this table is (.+?), and the headers of this table are (.*?)\.?\s*$", re.MULTILINE
+)
+_QUESTION = re.compile(r"^Question: (.*)$", re.MULTILINE)
 _WORD = re.compile(r"'[^']*'|\w+(?:[.:\-]\w+)*|[^\w\s]")
-_SQL_PART = re.compile(r"'(?:[^'\\]|\\.|'')*'|`(?:[^`]|``)*`|\b\d+(?:\.\d+)?\b|[^'`\d]+|.", re.S)
-_MUTATION = re.compile(r"^\s*(INSERT|UPDATE|DELETE|REPLACE)\b", re.I)
+_SQL_PART = re.compile(r"'(?:[^'\\]|\\.|'')*'|`(?:[^`]|``)*`|\b\d+(?:\.\d+)?\b|[^'`\d]+|.", re.DOTALL)
+_MUTATION = re.compile(r"^\s*(INSERT|UPDATE|DELETE|REPLACE)\b", re.IGNORECASE)
 _DECIMAL = re.compile(r"Decimal\('([^']*)'\)")
-_TABLE_POSITION = re.compile(r"\b(?:FROM|INTO|UPDATE|JOIN|TABLE)\s*$", re.I)
+_TABLE_POSITION = re.compile(r"\b(?:FROM|INTO|UPDATE|JOIN|TABLE)\s*$", re.IGNORECASE)
 SIMILAR_ENOUGH = 0.7
 
 
@@ -91,7 +93,7 @@ def read_context(messages: list[dict]) -> Context | None:
 def read_examples(block: str) -> list[Example]:
     """Solved examples in a memory block: each ``Question:`` line with the execute_sql calls after it."""
     examples = []
-    chunks = re.split(r"^Question: ", block, flags=re.M)[1:]
+    chunks = re.split(r"^Question: ", block, flags=re.MULTILINE)[1:]
     for chunk in chunks:
         question, _, rest = chunk.partition("\n")
         statements = []
@@ -221,7 +223,7 @@ def _mentioned_headers(question: str, headers: tuple[str, ...]) -> list[str]:
     unquoted = re.sub(r"'[^']*'", lambda m: " " * len(m.group()), question)
     found, taken = [], set()
     for header in sorted(headers, key=len, reverse=True):
-        for match in re.finditer(r"(?<!\w)" + re.escape(header) + r"(?!\w)", unquoted, re.I):
+        for match in re.finditer(r"(?<!\w)" + re.escape(header) + r"(?!\w)", unquoted, re.IGNORECASE):
             span = set(range(match.start(), match.end()))
             if not span & taken:
                 taken |= span

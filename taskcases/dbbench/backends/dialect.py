@@ -30,7 +30,7 @@ _TOKEN = re.compile(
    |(?P<op><=>|<=|>=|<>|!=|\|\||[=<>])
    |(?P<other>.)
     """,
-    re.S | re.X,
+    re.DOTALL | re.VERBOSE,
 )
 _ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "0": "\0", "b": "\b", "Z": "\x1a", "\\": "\\", "'": "'", '"': '"'}
 _COMPARISONS = {"=", "<", ">", "<=", ">=", "<>", "!=", "<=>"}
@@ -143,11 +143,11 @@ class Special:
     table: str = ""
 
 
-_SHOW_TABLES = re.compile(r"^\s*SHOW\s+(?:FULL\s+)?TABLES\s*;?\s*$", re.I)
+_SHOW_TABLES = re.compile(r"^\s*SHOW\s+(?:FULL\s+)?TABLES\s*;?\s*$", re.IGNORECASE)
 _DESCRIBE = re.compile(
     r"^\s*(?:DESCRIBE|DESC|EXPLAIN|SHOW\s+(?:FULL\s+)?(?:COLUMNS|FIELDS)\s+(?:FROM|IN))\s+"
     r"(`(?:[^`]|``)+`|\"[^\"]+\"|'[^']+'|[^\s;]+)\s*;?\s*$",
-    re.I,
+    re.IGNORECASE,
 )
 
 

@@ -13,6 +13,7 @@ stored gold hashes were produced without strict mode; see docs/deviations.md).
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 import threading
 from dataclasses import dataclass
@@ -92,6 +93,13 @@ def _message(exc) -> str:
     if len(args) >= 2 and isinstance(args[0], int):
         return f"{args[0]}: {args[1]}"
     return str(exc)
+
+
+def _close_quietly(conn) -> None:
+    import pymysql
+
+    with contextlib.suppress(pymysql.err.Error, OSError):  # already gone
+        conn.close()
 
 
 def _code(exc) -> int | None:
@@ -174,10 +182,7 @@ class MySQLSession:
         self._closed = True
         conn = getattr(self, "conn", None)
         if conn is not None:
-            try:
-                conn.close()
-            except Exception:  # noqa: BLE001 (already gone)
-                pass
+            _close_quietly(conn)
         self.backend.admin_execute(
             f"DROP DATABASE IF EXISTS {quote_identifier(self.database)}",
             f"DROP USER IF EXISTS '{self.database}'@'%'",
@@ -247,7 +252,4 @@ class MySQLBackend:
 
     def close(self) -> None:
         with self._lock:
-            try:
-                self._admin.close()
-            except Exception:  # noqa: BLE001 (already gone)
-                pass
+            _close_quietly(self._admin)

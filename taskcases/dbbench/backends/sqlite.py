@@ -77,13 +77,13 @@ def _like(pattern, value, escape=None):
             continue
         regex.append(".*" if char == "%" else "." if char == "_" else re.escape(char))
         i += 1
-    return re.fullmatch("".join(regex), fold(_mysql_text(value)), re.S) is not None
+    return re.fullmatch("".join(regex), fold(_mysql_text(value)), re.DOTALL) is not None
 
 
 def _regexp(pattern, value):
     if pattern is None or value is None:
         return None
-    return re.search(str(pattern), _mysql_text(value), re.I) is not None
+    return re.search(str(pattern), _mysql_text(value), re.IGNORECASE) is not None
 
 
 def _locate(needle, haystack, start=1):
