@@ -12,9 +12,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from pytest_amb.options import OPTIONS, RawValue
+from pytest_amb.plan import ModeParams
 
-MODES = ("online",)
-PLANNED_MODES = ("offline", "replay", "transfer", "repair")
+MODES = ("offline", "online", "replay", "transfer", "repair")
+# The parameters each mode reads (they enter the configuration and its hash only in that mode).
+MODE_PARAMS = {
+    "offline": ("train_size",),
+    "online": ("cross_task",),
+    "replay": ("replay_m", "replay_n", "replay_seed"),
+    "transfer": ("transfer_from", "transfer_to", "forward_n"),
+    "repair": ("repair_m", "repair_n", "repair_seed", "repair_size_locomo"),
+}
 REFERENCE_MODEL = "reference"
 ORACLE_MODEL = "oracle"  # replays gold solutions; needs no endpoint
 LOCAL_MODELS = (REFERENCE_MODEL, ORACLE_MODEL)
@@ -41,6 +49,7 @@ class RunConfig:
     db_url: str | None
     run_dir: Path
     embedding_model: str
+    params: ModeParams = field(default_factory=ModeParams)
     sources: dict[str, str] = field(default_factory=dict, compare=False)  # option -> cli/env/ini/default
 
     @property
@@ -56,6 +65,7 @@ class RunConfig:
         environment at call time and are not part of the configuration)."""
         return {
             "mode": self.mode,
+            "params": {name: getattr(self.params, name) for name in MODE_PARAMS[self.mode]},
             "memories": list(self.memories),
             "tasks": [t.name for t in self.tasks],
             "seeds": list(self.seeds),
@@ -105,8 +115,7 @@ def resolve(raw: dict[str, RawValue], rootdir: Path) -> RunConfig:
 
     mode = (raw["mode"].value or "").strip()
     if mode not in MODES:
-        later = " (planned, not available in this version)" if mode in PLANNED_MODES else ""
-        fail("mode", f"'{mode}' is not accepted{later}; accepted: {', '.join(MODES)}")
+        fail("mode", f"'{mode}' is not accepted; accepted: {', '.join(MODES)}")
 
     import memories as memory_registry
 
@@ -146,9 +155,36 @@ def resolve(raw: dict[str, RawValue], rootdir: Path) -> RunConfig:
     if not seeds:
         fail("seed", "empty; give an integer")
 
-    shuffle_text = (raw["shuffle"].value or "").strip().lower()
-    if shuffle_text not in _TRUE + _FALSE:
-        fail("shuffle", f"'{raw['shuffle'].value}' is not accepted; accepted: true, false")
+    def boolean(name: str) -> bool:
+        text = (raw[name].value or "").strip().lower()
+        if text not in _TRUE + _FALSE:
+            fail(name, f"'{raw[name].value}' is not accepted; accepted: true, false")
+        return text in _TRUE
+
+    def number(name: str, kind: type):
+        text = (raw[name].value or "").strip()
+        try:
+            return kind(text)
+        except ValueError:
+            fail(name, f"'{text}' is not {'an integer' if kind is int else 'a number'}")
+
+    shuffle = boolean("shuffle")
+    params = ModeParams(
+        train_size=number("train_size", float),
+        cross_task=boolean("cross_task"),
+        replay_m=number("replay_m", int),
+        replay_n=number("replay_n", int),
+        replay_seed=number("replay_seed", int),
+        transfer_from=(raw["transfer_from"].value or "").strip(),
+        transfer_to=(raw["transfer_to"].value or "").strip(),
+        forward_n=number("forward_n", int),
+        repair_m=number("repair_m", int),
+        repair_n=number("repair_n", int),
+        repair_seed=number("repair_seed", int),
+        repair_size_locomo=number("repair_size_locomo", float),
+    )
+    if params.cross_task and mode != "online":
+        fail("cross_task", f"applies to online mode only (mode is '{mode}'); for transfer use --amb-transfer-from/-to")
 
     try:
         limit = int(raw["limit"].value or 0)
@@ -195,7 +231,7 @@ def resolve(raw: dict[str, RawValue], rootdir: Path) -> RunConfig:
         memories=tuple(memory_names),
         tasks=tuple(tasks),
         seeds=tuple(seeds),
-        shuffle=shuffle_text in _TRUE,
+        shuffle=shuffle,
         limit=limit,
         model=model,
         base_url=base_url,
@@ -204,5 +240,6 @@ def resolve(raw: dict[str, RawValue], rootdir: Path) -> RunConfig:
         db_url=db_url,
         run_dir=run_dir,
         embedding_model=embedding_model,
+        params=params,
         sources={name: value.source for name, value in raw.items()},
     )

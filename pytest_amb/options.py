@@ -36,7 +36,7 @@ class OptionSpec:
 
 
 OPTIONS: tuple[OptionSpec, ...] = (
-    OptionSpec("mode", "evaluation mode (online)", default="online", metavar="MODE"),
+    OptionSpec("mode", "evaluation mode: offline, online, replay, transfer, repair", default="online", metavar="MODE"),
     OptionSpec(
         "memory",
         "memory mechanism(s), comma-separated (zero_shot, stream_icl)",
@@ -57,6 +57,33 @@ OPTIONS: tuple[OptionSpec, ...] = (
         "keep only the first N steps of each stream (the original's keep_number); 0 = all",
         default="0",
         metavar="N",
+    ),
+    OptionSpec("train_size", "offline: fraction of a system task's samples in the train phase", default="0.6", metavar="FRACTION"),
+    OptionSpec(
+        "cross_task",
+        "online: all selected tasks in one stream sharing one memory (true/false)",
+        default="false",
+        metavar="BOOL",
+    ),
+    OptionSpec("replay_m", "replay: training samples per stage (system tasks)", default="20", metavar="N"),
+    OptionSpec("replay_n", "replay: replay tests after each stage", default="20", metavar="N"),
+    OptionSpec("replay_seed", "replay: seed of the replay-test draws", default="66", metavar="INT"),
+    OptionSpec("transfer_from", "transfer: source task (cross-task transfer)", metavar="TASK"),
+    OptionSpec("transfer_to", "transfer: target task (cross-task transfer)", metavar="TASK"),
+    OptionSpec(
+        "forward_n",
+        "transfer without from/to: probe the n-th sample after each learned one (forward transfer)",
+        default="3",
+        metavar="N",
+    ),
+    OptionSpec("repair_m", "repair: samples per group (system tasks)", default="20", metavar="N"),
+    OptionSpec("repair_n", "repair: samples per group given wrong feedback (system tasks)", default="20", metavar="N"),
+    OptionSpec("repair_seed", "repair: seed of the choice of samples given wrong feedback", default="66", metavar="INT"),
+    OptionSpec(
+        "repair_size_locomo",
+        "repair: fraction of a session's questions given wrong feedback (LoCoMo), in (0, 1]",
+        default="0.5",
+        metavar="FRACTION",
     ),
     OptionSpec(
         "model",

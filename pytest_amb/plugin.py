@@ -1,8 +1,9 @@
 """The pytest11 entry point: options and hooks, thin, delegating everything.
 
-Import-cheap on purpose: only the option table is imported at start-up. A run that collects no
-benchmark items (no test function takes ``amb_step``) builds no plan, starts no server, loads no model
-and writes nothing.
+Import-cheap on purpose: only the option table is imported at start-up. The plan is built (and so
+validated) at configure time, which reads the task index files and nothing more; a run that collects
+no benchmark items (no test function takes ``amb_step``) starts no server, loads no model and writes
+nothing.
 """
 
 from __future__ import annotations
@@ -33,7 +34,13 @@ def pytest_configure(config):
     except ConfigError as exc:
         raise pytest.UsageError(str(exc)) from None
     from pytest_amb import fixtures
+    from pytest_amb.plan import PlanError
     from pytest_amb.session import BenchSession
 
-    config.pluginmanager.register(BenchSession(config, run_config), SESSION_PLUGIN)
+    bench = BenchSession(config, run_config)
+    try:
+        bench.plan()
+    except PlanError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    config.pluginmanager.register(bench, SESSION_PLUGIN)
     config.pluginmanager.register(fixtures, "amb-fixtures")

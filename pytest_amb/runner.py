@@ -120,7 +120,10 @@ def _sample(step: Step, task, memory, agent_llm, result: StepResult) -> None:
         result.explanation = reply.explanation
         result.status = PASSED if success else FAILED
         if step.update:
-            report = memory.update(episode.info, clean, Outcome(success, reply.reward, reply.status))
-            result.update = report.to_json()
+            outcome = Outcome(success, reply.reward, reply.status)
+            if step.flip_reward:  # repair mode's wrong feedback: the memory is told the opposite
+                outcome = Outcome(not success, 1.0 - reply.reward, reply.status)
+            report = memory.update(episode.info, clean, outcome)
+            result.update = {**report.to_json(), "told_success": outcome.success}
     finally:
         episode.close()

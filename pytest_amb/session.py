@@ -37,7 +37,7 @@ class BenchSession:
             indexes = [i for s in self.config.tasks for i in family_module(s.family).task_indexes(s)]
             self._families = {index.name: index.family for index in indexes}
             c = self.config
-            self._plan = build_plan(c.mode, c.memories, c.seeds, c.shuffle, c.limit, indexes)
+            self._plan = build_plan(c.mode, c.memories, c.seeds, c.shuffle, c.limit, indexes, c.params)
         return self._plan
 
     # -- collection ---------------------------------------------------------------------------------

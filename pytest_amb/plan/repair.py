@@ -1,0 +1,66 @@
+"""Repair mode (spec §5.7, §6.5): learn from wrong feedback, test, learn from right feedback, test.
+
+Groups: system task = consecutive groups of ``repair_m`` samples of the online order; LoCoMo = one group
+per session (injected first), its questions in shuffled order. In each group
+``Random(repair_seed).sample`` picks the reversed samples (system: ``min(repair_n, |group|)``; LoCoMo:
+``max(1, floor(|group| · repair_size_locomo))``), one RNG across groups. Each group then runs four
+phases over all its samples: ``wrong_learn`` (use + update, the reversed samples' outcome flipped),
+``wrong_test`` (use), ``right_learn`` (use + update, true outcome), ``right_test`` (use).
+
+Fixed: the original's system-task path called APIs that do not exist [Q19]; a LoCoMo session without
+questions crashed the run [Q14] and is now injected and skipped.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+
+from pytest_amb.interfaces import TaskIndex
+from pytest_amb.plan import SAMPLE, Entry, ModeParams, PlanError, Schedule, inject
+from pytest_amb.plan.online import sample_schedule
+
+PHASES = ("wrong_learn", "wrong_test", "right_learn", "right_test")
+
+
+def schedules(indexes: list[TaskIndex], params: ModeParams, *, seed: int, shuffle: bool) -> list[Schedule]:
+    if not 0 < params.repair_size_locomo <= 1:
+        raise PlanError(
+            f"--amb-repair-size-locomo: {params.repair_size_locomo} is not accepted; give a fraction in (0, 1]"
+        )
+    if params.repair_m < 1 or params.repair_n < 1:
+        raise PlanError("--amb-repair-m and --amb-repair-n: give whole numbers >= 1")
+    return [Schedule(i.name, (i.name,), tuple(entries(i, params, seed=seed, shuffle=shuffle))) for i in indexes]
+
+
+def entries(index: TaskIndex, params: ModeParams, *, seed: int, shuffle: bool) -> list[Entry]:
+    repair_rng = random.Random(params.repair_seed)
+    out: list[Entry] = []
+    if index.conversational:
+        rng = random.Random(seed)
+        for number, session in enumerate(sorted(index.sessions, key=lambda s: s.session_id), start=1):
+            out.append(inject(index.name, session.session_id, phase="inject", stage=number))
+            group = list(session.qa_ids)
+            if shuffle:
+                rng.shuffle(group)
+            if group:
+                n_reversed = max(1, math.floor(len(group) * params.repair_size_locomo))
+                out += _group(index.name, number, group, set(repair_rng.sample(group, n_reversed)))
+        return out
+    order = [e.sample_id for e in sample_schedule(index, seed=seed, shuffle=shuffle)]
+    groups = [order[i : i + params.repair_m] for i in range(0, len(order), params.repair_m)]
+    for number, group in enumerate(groups, start=1):
+        reversed_ = set(repair_rng.sample(group, min(params.repair_n, len(group))))
+        out += _group(index.name, number, group, reversed_)
+    return out
+
+
+def _group(task: str, number: int, group: list[str], reversed_: set[str]) -> list[Entry]:
+    out = []
+    for phase in PHASES:
+        learning = phase.endswith("learn")
+        for sample_id in group:
+            flip = phase == "wrong_learn" and sample_id in reversed_
+            out.append(Entry(task, SAMPLE, sample_id, phase=phase, update=learning, stage=number, flip_reward=flip))
+    return out
+
