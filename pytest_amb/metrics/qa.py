@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from collections import defaultdict
 
+from pytest_amb.metrics.intervals import mean_interval, wilson
+
 QA_METRICS = ("judge", "f1", "bleu")
 
 
@@ -17,7 +19,8 @@ def qa_aggregate(results: list[dict]) -> dict:
     samples of tasks that are not question answering carry no judge score and are left out).
 
     judge_accuracy = mean of the judge scores (1 correct, 0 wrong); f1 and bleu are means of the
-    per-answer values; ``per_category`` holds the same per LoCoMo category. An empty answer is
+    per-answer values, each with a 95% interval (Wilson for the judge's 0/1 scores, normal for F1 and
+    BLEU); ``per_category`` holds the same per LoCoMo category. An empty answer is
     scored 0 and counted (the original dropped it from the averages; see docs/deviations.md).
     """
     scored = [r for r in results if r["step"]["kind"] == "sample" and r["status"] != "error" and "judge" in r["metrics"]]
@@ -26,11 +29,17 @@ def qa_aggregate(results: list[dict]) -> dict:
         by_category[result["metrics"].get("category")].append(result)
 
     def block(items: list[dict]) -> dict:
+        judge = [r["metrics"]["judge"] for r in items]
+        f1 = [r["metrics"]["f1"] for r in items]
+        bleu = [r["metrics"]["bleu"] for r in items]
         return {
             "n": len(items),
-            "judge_accuracy": mean([r["metrics"]["judge"] for r in items]),
-            "f1": mean([r["metrics"]["f1"] for r in items]),
-            "bleu": mean([r["metrics"]["bleu"] for r in items]),
+            "judge_accuracy": mean(judge),
+            "judge_accuracy_ci95": wilson(int(sum(judge)), len(judge)),
+            "f1": mean(f1),
+            "f1_ci95": mean_interval(f1),
+            "bleu": mean(bleu),
+            "bleu_ci95": mean_interval(bleu),
         }
 
     return {

@@ -2,29 +2,46 @@
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 
 from pytest_amb.metrics.qa import qa_aggregate
-from pytest_amb.metrics.stream import csr_curve, success_aggregate
+from pytest_amb.metrics.replay import forgetting
+from pytest_amb.metrics.repair import repair_metrics
+from pytest_amb.metrics.stream import curve_block, success_aggregate
+from pytest_amb.metrics.transfer import forward_transfer_gain, transfer_gain
+from pytest_amb.plan.transfer import BASELINE_MEMORY
 
 SCHEMA = "pytest-amb/summary"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+
+
+def primary_samples(results: list[dict]) -> list[dict]:
+    """The samples a stream's headline numbers (ASR, QA metrics, CSR/LG/SL) are computed on: those that
+    use and update memory (online, replay and forward-transfer training, transfer source, repair
+    learning); where there are none (offline test, transfer baseline), every sample that uses memory."""
+    samples = [r for r in results if r["step"]["kind"] == "sample" and r["status"] != "error"]
+    learning = [r for r in samples if r["step"]["augment"] and r["step"]["update"]]
+    return learning or [r for r in samples if r["step"]["augment"]] or samples
 
 
 def summarize(results: list[dict], run: dict) -> dict:
-    """Per-stream metrics and totals. ``run`` is the run metadata (id, config, reference model flag)."""
+    """Per-stream metrics, transfer gains and totals. ``run`` is the run metadata (id, config, reference flag)."""
     by_stream: dict[str, list[dict]] = defaultdict(list)
     for result in results:
         by_stream[result["step"]["stream"]].append(result)
-    streams = [_stream_summary(sid, sorted(items, key=lambda r: r["step"]["position"])) for sid, items in by_stream.items()]
+    ordered = {sid: sorted(items, key=lambda r: r["step"]["position"]) for sid, items in by_stream.items()}
+    streams = [_stream_summary(sid, items) for sid, items in ordered.items()]
     return {
         "schema": SCHEMA,
         "schema_version": SCHEMA_VERSION,
         "run_id": run.get("run_id"),
         "run_dir": run.get("run_dir"),
         "config": run.get("config"),
+        "mode": (run.get("config") or {}).get("mode"),
         "reference_model": run.get("reference_model"),
         "streams": streams,
+        "transfer_gains": _transfer_gains(ordered),
         "totals": {
             "steps": len(results),
             "passed": sum(r["status"] == "passed" for r in results),
@@ -37,26 +54,51 @@ def summarize(results: list[dict], run: dict) -> dict:
 
 def _stream_summary(stream_id: str, results: list[dict]) -> dict:
     samples = [r for r in results if r["step"]["kind"] == "sample"]
-    scored = [r for r in samples if r["status"] != "error"]
-    curve = csr_curve([bool(r["success"]) for r in scored])
+    primary = primary_samples(results)
+    phases = sorted({r["step"]["phase"] for r in samples})
     calls = [c for r in results for c in r["llm_calls"]]
     tokens_by_purpose: dict[str, int] = defaultdict(int)
     for call in calls:
         tokens_by_purpose[call["purpose"]] += call["prompt_tokens"] + call["completion_tokens"]
     first = results[0]
-    return {
+    summary = {
         "stream": stream_id,
         "task": first["step"]["task"],
+        "tasks": sorted({r["step"]["task"] for r in results}),
         "memory": first["provenance"].get("memory"),
         "steps": len(results),
         "samples": len(samples),
         "injections": len(results) - len(samples),
         "errors": sum(r["status"] == "error" for r in results),
-        "success": success_aggregate(results),
-        "qa": qa_aggregate(results),
-        "csr": {"final": curve[-1] if curve else None, "curve": curve},
+        "primary_phases": sorted({r["step"]["phase"] for r in primary}),
+        "success": success_aggregate(primary),
+        "qa": qa_aggregate(primary),
+        **curve_block([bool(r["success"]) for r in primary]),
+        "phases": {phase: success_aggregate([r for r in samples if r["step"]["phase"] == phase]) for phase in phases},
         "tokens": {"total": sum(tokens_by_purpose.values()), "by_purpose": dict(tokens_by_purpose)},
         "llm_calls": len(calls),
         "wall_s": round(sum(r["wall_s"] for r in results), 3),
-        "backends": sorted({r["provenance"].get("task_backend", "?") for r in results}),
+        "backends": sorted({r["provenance"].get("task_backend", "?") for r in results if r["provenance"]}),
     }
+    if "replay_test" in phases:
+        summary["replay"] = forgetting(results)
+    if "forward_test" in phases:
+        summary["forward_transfer"] = forward_transfer_gain(results)
+    if "wrong_test" in phases:
+        summary["repair"] = repair_metrics(results)
+    return summary
+
+
+def _transfer_gains(by_stream: dict[str, list[dict]]) -> list[dict]:
+    """TG for every transfer stream, against the zero_shot baseline stream of its target (same seed)."""
+    gains = []
+    for sid, items in by_stream.items():
+        if sid.startswith("zero_shot/") and "/baseline" in sid:
+            continue
+        for target in sorted({r["step"]["task"] for r in items if r["step"]["phase"] == "target"}):
+            seed = re.search(r"/seed-?\d+$", sid)
+            baseline_id = f"{BASELINE_MEMORY}/{target}/baseline" + (seed.group() if seed else "")
+            if baseline_id in by_stream:
+                gain = transfer_gain(items, by_stream[baseline_id])
+                gains.append({"stream": sid, "target": target, "baseline": baseline_id, **gain})
+    return gains

@@ -1,4 +1,5 @@
-"""The terminal summary: one table row per stream, then per-category rows, then where the run is."""
+"""The terminal summary: one table row per stream (its headline samples), then per-category, per-type
+and per-phase rows, the mode's own metrics, then where the run is."""
 
 from __future__ import annotations
 
@@ -15,11 +16,21 @@ def _turns(value: float | None) -> str:
     return "-" if value is None else f"{value:.1f}"
 
 
+def _points(value: float | None) -> str:
+    return "-" if value is None else f"{100 * value:+.1f} pp"
+
+
+def _ci(interval: list[float] | None, scale: float = 100.0) -> str:
+    return "" if not interval else f" [{scale * interval[0]:.1f}, {scale * interval[1]:.1f}]"
+
+
+COLUMNS = (
+    f"{'stream':<44} {'n':>4} {'ASR':>7} {'AS':>5} {'judge':>7} {'F1':>6} {'BLEU':>6} {'CSR':>7} {'LG':>6} {'SL':>6} "
+    f"{'errors':>6} {'tokens':>9} {'wall':>8}"
+)
+
+
 def render(summary: dict) -> list[str]:
-    header = (
-        f"{'stream':<44} {'n':>4} {'ASR':>7} {'AS':>5} {'judge':>7} {'F1':>6} {'BLEU':>6} {'CSR':>7} "
-        f"{'errors':>6} {'tokens':>9} {'wall':>8}"
-    )
     lines = []
     if (summary.get("config") or {}).get("model") == "oracle":
         lines.append("NOTE: the ORACLE replayed the gold solutions; these numbers check the environment, not an agent.")
@@ -28,23 +39,16 @@ def render(summary: dict) -> list[str]:
             "NOTE: these numbers were produced by the deterministic REFERENCE MODEL (no LLM); "
             "they test the harness, not an agent."
         )
-    lines += [header, "-" * len(header)]
+    lines.append(f"mode: {summary.get('mode')}")
+    lines += [COLUMNS, "-" * len(COLUMNS)]
     for stream in summary["streams"]:
-        qa, success = stream["qa"], stream["success"]
+        lines += _stream_lines(stream)
+    for gain in summary.get("transfer_gains", []):
         lines.append(
-            f"{stream['stream']:<44} {success['n']:>4} {_pct(success['asr']):>7} {_turns(success['as']):>5} "
-            f"{_pct(qa['judge_accuracy']):>7} {_num(qa['f1']):>6} {_num(qa['bleu']):>6} "
-            f"{_pct(stream['csr']['final']):>7} {stream['errors']:>6} {stream['tokens']['total']:>9} "
-            f"{stream['wall_s']:>7.1f}s"
+            f"TG {gain['stream']} → {gain['target']}: {_points(gain['tg'])}{_ci(gain['ci95'])} "
+            f"(ASR {_pct(gain.get('asr_transfer'))} vs zero_shot {_pct(gain.get('asr_baseline'))}, "
+            f"n={gain['n_transfer']}/{gain['n_baseline']})"
         )
-        for category, block in qa["per_category"].items():
-            lines.append(
-                f"{'  category ' + category:<44} {block['n']:>4} {'':>7} {'':>5} {_pct(block['judge_accuracy']):>7} "
-                f"{_num(block['f1']):>6} {_num(block['bleu']):>6}"
-            )
-        for kind, block in success["per_type"].items():
-            lines.append(f"{'  type ' + kind:<44} {block['n']:>4} {_pct(block['asr']):>7} {_turns(block['as']):>5}")
-        lines.append(f"{'  backend: ' + ', '.join(stream['backends']):<44}")
     totals = summary["totals"]
     lines.append(
         f"steps: {totals['steps']} ({totals['passed']} passed, {totals['failed']} failed, "
@@ -52,4 +56,51 @@ def render(summary: dict) -> list[str]:
     )
     if summary.get("run_dir"):
         lines.append(f"run directory: {summary['run_dir']}")
+    return lines
+
+
+def _stream_lines(stream: dict) -> list[str]:
+    qa, success = stream["qa"], stream["success"]
+    lines = [
+        f"{stream['stream']:<44} {success['n']:>4} {_pct(success['asr']):>7} {_turns(success['as']):>5} "
+        f"{_pct(qa['judge_accuracy']):>7} {_num(qa['f1']):>6} {_num(qa['bleu']):>6} "
+        f"{_pct(stream['csr']['final']):>7} {_num(stream['lg']['mean']):>6} {_num(stream['sl']['mean']):>6} "
+        f"{stream['errors']:>6} {stream['tokens']['total']:>9} {stream['wall_s']:>7.1f}s"
+    ]
+    for category, block in qa["per_category"].items():
+        lines.append(
+            f"{'  category ' + category:<44} {block['n']:>4} {'':>7} {'':>5} {_pct(block['judge_accuracy']):>7} "
+            f"{_num(block['f1']):>6} {_num(block['bleu']):>6}"
+        )
+    for kind, block in success["per_type"].items():
+        lines.append(f"{'  type ' + kind:<44} {block['n']:>4} {_pct(block['asr']):>7} {_turns(block['as']):>5}")
+    if len(stream["phases"]) > 1:
+        for phase, block in stream["phases"].items():
+            lines.append(f"{'  phase ' + phase:<44} {block['n']:>4} {_pct(block['asr']):>7} {_turns(block['as']):>5}")
+    lines += _mode_lines(stream)
+    lines.append(f"  backend: {', '.join(stream['backends'])}")
+    return lines
+
+
+def _mode_lines(stream: dict) -> list[str]:
+    lines = []
+    if "replay" in stream:
+        replay = stream["replay"]
+        fr = "-" if replay["fr"] is None else f"{replay['fr']:.1f}%"
+        lines.append(
+            f"  replay: FR {fr} over {len(replay['per_stage'])} stages (n={replay['n']}); "
+            f"immediate {_pct(replay['immediate']['mean'])}, replay {_pct(replay['replay']['mean'])} "
+            f"(n={replay['replay']['n']})"
+        )
+    if "forward_transfer" in stream:
+        ftg = stream["forward_transfer"]
+        value = "-" if ftg["ftg"] is None else f"{ftg['ftg']:+.1f}"
+        lines.append(f"  forward transfer: FTG {value} (n={ftg['n']} probe pairs)")
+    if "repair" in stream:
+        for variant, block in stream["repair"].items():
+            lines.append(
+                f"  repair ({variant}, n={block['n']}): RG {_points(block['rg'])}, ER {_points(block['er'])} (ours), "
+                f"NR {_points(block['nr'])} (ours); before {_pct(block['before'])}, after wrong "
+                f"{_pct(block['wrong_test'])}, after right {_pct(block['right_test'])}"
+            )
     return lines
