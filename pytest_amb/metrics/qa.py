@@ -23,7 +23,9 @@ def qa_aggregate(results: list[dict]) -> dict:
     BLEU); ``per_category`` holds the same per LoCoMo category. An empty answer is
     scored 0 and counted (the original dropped it from the averages; see docs/deviations.md).
     """
-    scored = [r for r in results if r["step"]["kind"] == "sample" and r["status"] != "error" and "judge" in r["metrics"]]
+    scored = [
+        r for r in results if r["step"]["kind"] == "sample" and r["status"] != "error" and "judge" in r["metrics"]
+    ]
     by_category: dict[int, list[dict]] = defaultdict(list)
     for result in scored:
         by_category[result["metrics"].get("category")].append(result)

@@ -11,7 +11,9 @@ from pytest_amb.metrics.intervals import mean_interval
 
 
 def _scored(results: list[dict], phase: str) -> list[dict]:
-    return [r for r in results if r["step"]["phase"] == phase and r["step"]["kind"] == "sample" and r["status"] != "error"]
+    return [
+        r for r in results if r["step"]["phase"] == phase and r["step"]["kind"] == "sample" and r["status"] != "error"
+    ]
 
 
 def _mean(values: list[float]) -> float | None:
@@ -29,7 +31,9 @@ def forgetting(results: list[dict]) -> dict:
     P over immediate and replay tests) with 95% intervals.
     """
     stage_of = {(r["step"]["task"], r["step"]["sample_id"]): r["step"]["stage"] for r in _scored(results, "train")}
-    immediate = {(r["step"]["task"], r["step"]["sample_id"]): float(r["reward"]) for r in _scored(results, "immediate_test")}
+    immediate = {
+        (r["step"]["task"], r["step"]["sample_id"]): float(r["reward"]) for r in _scored(results, "immediate_test")
+    }
     replays = _scored(results, "replay_test")
     later: dict[tuple, list[float]] = {}
     for r in replays:
@@ -51,6 +55,10 @@ def forgetting(results: list[dict]) -> dict:
         "fr_ci95": mean_interval(all_samples),
         "n": len(all_samples),
         "per_stage": {str(s): {"fg": m, "n": len(per_stage[s])} for s, m in stage_means.items()},
-        "immediate": {"mean": _mean(immediate_values), "n": len(immediate_values), "ci95": mean_interval(immediate_values)},
+        "immediate": {
+            "mean": _mean(immediate_values),
+            "n": len(immediate_values),
+            "ci95": mean_interval(immediate_values),
+        },
         "replay": {"mean": _mean(replay_values), "n": len(replay_values), "ci95": mean_interval(replay_values)},
     }

@@ -9,7 +9,9 @@ from pytest_amb.metrics.intervals import difference_interval, mean_interval
 
 
 def _scored(results: list[dict], phase: str) -> list[dict]:
-    return [r for r in results if r["step"]["phase"] == phase and r["step"]["kind"] == "sample" and r["status"] != "error"]
+    return [
+        r for r in results if r["step"]["phase"] == phase and r["step"]["kind"] == "sample" and r["status"] != "error"
+    ]
 
 
 def transfer_gain(target: list[dict], baseline: list[dict]) -> dict:

@@ -157,4 +157,3 @@ def build_plan(
                 )
                 streams[sid] = Stream(sid, schedule.tasks, owner, seed, steps, schedule.role)
     return Plan(mode, tuple(streams.values()), params)
-

@@ -20,7 +20,10 @@ from pytest_amb.plan.online import sample_schedule
 def schedules(indexes: list[TaskIndex], params: ModeParams, *, seed: int, shuffle: bool) -> list[Schedule]:
     if not 0 < params.train_size < 1:
         raise PlanError(f"--amb-train-size: {params.train_size} is not accepted; give a fraction between 0 and 1")
-    return [Schedule(index.name, (index.name,), tuple(entries(index, params, seed=seed, shuffle=shuffle))) for index in indexes]
+    return [
+        Schedule(index.name, (index.name,), tuple(entries(index, params, seed=seed, shuffle=shuffle)))
+        for index in indexes
+    ]
 
 
 def entries(index: TaskIndex, params: ModeParams, *, seed: int, shuffle: bool) -> list[Entry]:

@@ -15,7 +15,9 @@ from pytest_amb.plan import SAMPLE, Entry, ModeParams, PlanError, Schedule, inje
 
 def schedules(indexes: list[TaskIndex], params: ModeParams, *, seed: int, shuffle: bool) -> list[Schedule]:
     if not params.cross_task:
-        return [Schedule(index.name, (index.name,), tuple(schedule(index, seed=seed, shuffle=shuffle))) for index in indexes]
+        return [
+            Schedule(index.name, (index.name,), tuple(schedule(index, seed=seed, shuffle=shuffle))) for index in indexes
+        ]
     if len(indexes) < 2:
         raise PlanError("--amb-cross-task: needs at least two task instances in --amb-task")
     names = tuple(index.name for index in indexes)
@@ -24,7 +26,9 @@ def schedules(indexes: list[TaskIndex], params: ModeParams, *, seed: int, shuffl
     if conversational and systems:
         entries = mixed_schedule(conversational, systems, seed=seed, shuffle=shuffle)
     elif conversational:
-        raise PlanError("--amb-cross-task: LoCoMo conversations need at least one system task (e.g. dbbench) to mix with")
+        raise PlanError(
+            "--amb-cross-task: LoCoMo conversations need at least one system task (e.g. dbbench) to mix with"
+        )
     else:
         if not shuffle:
             raise PlanError("--amb-cross-task: interleaving system tasks needs --amb-shuffle=true (as the original)")
@@ -73,7 +77,9 @@ def global_shuffle(indexes: list[TaskIndex], *, seed: int) -> list[Entry]:
     return pairs
 
 
-def mixed_schedule(conversations: list[TaskIndex], systems: list[TaskIndex], *, seed: int, shuffle: bool) -> list[Entry]:
+def mixed_schedule(
+    conversations: list[TaskIndex], systems: list[TaskIndex], *, seed: int, shuffle: bool
+) -> list[Entry]:
     """§5.3 ``build_mixed_schedule``, with the RNG used exactly as the original. Fixed: a session without
     questions is still injected, at the point the original skipped it [Q10]. Several conversations are
     taken one after the other, as one list of sessions (the original allows one)."""

@@ -63,4 +63,3 @@ def _group(task: str, number: int, group: list[str], reversed_: set[str]) -> lis
             flip = phase == "wrong_learn" and sample_id in reversed_
             out.append(Entry(task, SAMPLE, sample_id, phase=phase, update=learning, stage=number, flip_reward=flip))
     return out
-

@@ -31,12 +31,18 @@ def schedules(indexes: list[TaskIndex], params: ModeParams, *, seed: int, shuffl
                 f"--amb-replay-n: {params.replay_n} replay tests per stage, but '{index.name}' has only "
                 f"{len(index.sample_ids)} samples to learn; give at most {len(index.sample_ids)}"
             )
-        stages = _locomo_stages(index, seed, shuffle) if index.conversational else _system_stages(index, params, seed, shuffle)
+        stages = (
+            _locomo_stages(index, seed, shuffle)
+            if index.conversational
+            else _system_stages(index, params, seed, shuffle)
+        )
         out.append(Schedule(index.name, (index.name,), tuple(_entries(index.name, stages, params))))
     return out
 
 
-def _system_stages(index: TaskIndex, params: ModeParams, seed: int, shuffle: bool) -> list[tuple[list[Entry], list[str]]]:
+def _system_stages(
+    index: TaskIndex, params: ModeParams, seed: int, shuffle: bool
+) -> list[tuple[list[Entry], list[str]]]:
     order = [e.sample_id for e in sample_schedule(index, seed=seed, shuffle=shuffle)]
     batches = [order[i : i + params.replay_m] for i in range(0, len(order), params.replay_m)]
     return [([], batch) for batch in batches]

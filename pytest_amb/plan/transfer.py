@@ -26,14 +26,18 @@ def schedules(indexes: list[TaskIndex], params: ModeParams, *, seed: int, shuffl
         return cross_task(indexes, params, seed=seed, shuffle=shuffle)
     if params.forward_n < 1:
         raise PlanError(f"--amb-forward-n: {params.forward_n} is not accepted; give a whole number >= 1")
-    return [Schedule(i.name, (i.name,), tuple(forward(i, params.forward_n, seed=seed, shuffle=shuffle))) for i in indexes]
+    return [
+        Schedule(i.name, (i.name,), tuple(forward(i, params.forward_n, seed=seed, shuffle=shuffle))) for i in indexes
+    ]
 
 
 def cross_task(indexes: list[TaskIndex], params: ModeParams, *, seed: int, shuffle: bool) -> list[Schedule]:
     by_name = {index.name: index for index in indexes}
     for option, name in (("--amb-transfer-from", params.transfer_from), ("--amb-transfer-to", params.transfer_to)):
         if not name:
-            raise PlanError(f"{option}: missing; cross-task transfer needs both --amb-transfer-from and --amb-transfer-to")
+            raise PlanError(
+                f"{option}: missing; cross-task transfer needs both --amb-transfer-from and --amb-transfer-to"
+            )
         if name not in by_name:
             raise PlanError(f"{option}: '{name}' is not a selected task; add it to --amb-task ({', '.join(by_name)})")
         if by_name[name].conversational:
@@ -52,7 +56,11 @@ def cross_task(indexes: list[TaskIndex], params: ModeParams, *, seed: int, shuff
 
 
 def forward(index: TaskIndex, n: int, *, seed: int, shuffle: bool) -> list[Entry]:
-    base = session_schedule(index, seed=seed, shuffle=shuffle) if index.conversational else sample_schedule(index, seed=seed, shuffle=shuffle)
+    base = (
+        session_schedule(index, seed=seed, shuffle=shuffle)
+        if index.conversational
+        else sample_schedule(index, seed=seed, shuffle=shuffle)
+    )
     injected_before: list[set[str]] = []  # sessions injected up to each position
     injected: set[str] = set()
     for entry in base:

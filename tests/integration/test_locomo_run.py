@@ -57,10 +57,11 @@ def test_online_stream_runs_in_plan_order_and_journals_every_step(pytester):
 def test_terminal_summary_summary_json_and_run_json(pytester):
     result = _run(pytester, "--amb-memory=zero_shot", "--amb-limit=6")
     result.stdout.fnmatch_lines([
-        "amb: mode=online memories=?'zero_shot'? tasks=?'locomo'? seeds=?66? *",
+        "amb: mode=online params=* memories=?'zero_shot'? tasks=?'locomo'? seeds=?66? *",
         "*AgentMemoryBench*",
         "NOTE: these numbers were produced by the deterministic REFERENCE MODEL*",
-        "stream * n * judge * F1 * BLEU * CSR*errors*tokens*wall",
+        "mode: online",
+        "stream * n * ASR * AS * judge * F1 * BLEU * CSR * LG * SL *errors*tokens*wall",
         "zero_shot/locomo/amb-sample-1 * 5 *",
         "  category *",
         "run directory: *",
@@ -122,8 +123,8 @@ def test_the_plugin_is_inert_without_benchmark_items(pytester):
 @pytest.mark.parametrize(
     "args, env, message",
     [
-        (["--amb-mode=sideways"], {}, "--amb-mode (from --amb-mode): 'sideways' is not accepted; accepted: online"),
-        ([], {"AMB_MODE": "offline"}, "--amb-mode (from AMB_MODE): 'offline' is not accepted (planned*"),
+        (["--amb-mode=sideways"], {}, "--amb-mode (from --amb-mode): 'sideways' is not accepted; accepted: offline, online,*"),
+        ([], {"AMB_MODE": "offline", "AMB_TRAIN_SIZE": "1.5"}, "--amb-train-size: 1.5 is not accepted*"),
         (["--amb-memory=mem1"], {}, "*'mem1' is not accepted; accepted: zero_shot, stream_icl"),
         (["--amb-task=locomo-4"], {}, "*task 'locomo-4' reads the original data: pass --amb-data-dir*"),
         (["--amb-seed=abc"], {}, "*--amb-seed*'abc' is not an integer*"),
@@ -144,7 +145,7 @@ def test_precedence_is_cli_then_environment_then_ini(pytester, monkeypatch):
     monkeypatch.setenv("AMB_SEED", "6")
     result = _run(pytester, "--amb-seed=7", "--co")
     result.stdout.fnmatch_lines([
-        "amb: mode=online memories=?'zero_shot'? tasks=?'locomo'? seeds=?7? shuffle=True limit=1 *",
+        "amb: mode=online params=* memories=?'zero_shot'? tasks=?'locomo'? seeds=?7? shuffle=True limit=1 *",
         "amb: set by limit (ini), memory (env), run_dir (cli), seed (cli)",
     ])  # fmt: skip
 

@@ -194,6 +194,10 @@ def test_step_result_shape_matches_what_qa_aggregate_reads():
     assert {"category", "judge", "f1", "bleu"} <= set(r["metrics"])
 
 
+def _means(block):
+    return {k: block[k] for k in ("n", "judge_accuracy", "f1", "bleu")}
+
+
 def test_qa_aggregate_overall_and_per_category():
     results = [
         _result(INJECT, PASSED, sample_id="session-1"),  # an injection is not a sample
@@ -219,11 +223,11 @@ def test_qa_aggregate_overall_and_per_category():
     per = agg["per_category"]
     assert set(per) == {"1", "2", "4"}
     # category 1: judge (1 + 0)/2 = 0.5, f1 (1 + 0.5)/2 = 0.75, bleu (1 + 0.25)/2 = 0.625
-    assert per["1"] == pytest.approx({"n": 2, "judge_accuracy": 0.5, "f1": 0.75, "bleu": 0.625})
+    assert _means(per["1"]) == pytest.approx({"n": 2, "judge_accuracy": 0.5, "f1": 0.75, "bleu": 0.625})
     # category 2: only the empty answer (the errored one is out): all 0, n = 1
-    assert per["2"] == pytest.approx({"n": 1, "judge_accuracy": 0.0, "f1": 0.0, "bleu": 0.0})
+    assert _means(per["2"]) == pytest.approx({"n": 1, "judge_accuracy": 0.0, "f1": 0.0, "bleu": 0.0})
     # category 4: one sample
-    assert per["4"] == pytest.approx({"n": 1, "judge_accuracy": 1.0, "f1": 0.8, "bleu": 0.5})
+    assert _means(per["4"]) == pytest.approx({"n": 1, "judge_accuracy": 1.0, "f1": 0.8, "bleu": 0.5})
 
 
 def test_qa_aggregate_category_blocks_add_up_to_the_overall_block():
@@ -250,7 +254,10 @@ def test_qa_aggregate_without_scored_samples_has_no_means(results):
     assert qa_aggregate(results) == {
         "n": 0,
         "judge_accuracy": None,
+        "judge_accuracy_ci95": None,
         "f1": None,
+        "f1_ci95": None,
         "bleu": None,
+        "bleu_ci95": None,
         "per_category": {},
     }

@@ -1,0 +1,78 @@
+"""Every mode end to end on the bundled LoCoMo and dbbench samples with the reference model: the
+stream runs, the summary carries the mode's metrics, the terminal prints them; bad mode parameters
+stop pytest with a usage error naming the option."""
+
+import json
+
+import pytest
+
+BENCH = [
+    "--pyargs", "taskcases.dbbench.test_dbbench", "taskcases.locomo.test_locomo",
+    "-p", "no:cacheprovider", "-W", "ignore::pytest.PytestAssertRewriteWarning",
+]  # fmt: skip
+
+
+def _run(pytester, *args):
+    return pytester.runpytest(*BENCH, f"--amb-run-dir={pytester.path / 'runs'}", "--amb-memory=stream_icl", *args)
+
+
+def _summary(pytester):
+    (run,) = sorted((pytester.path / "runs").iterdir())
+    return json.loads((run / "summary.json").read_text())
+
+
+@pytest.mark.parametrize(
+    "mode, args, terminal, check",
+    [
+        ("offline", [], "*phase test*", lambda s: s["primary_phases"] == ["test"]),
+        ("online", [], "*CSR*LG*SL*", lambda s: len(s["lg"]["curve"]) == s["success"]["n"] > 0),
+        ("replay", ["--amb-replay-m=10", "--amb-replay-n=5"], "*replay: FR*", lambda s: s["replay"]["replay"]["n"] > 0),
+        ("transfer", ["--amb-forward-n=2"], "*forward transfer: FTG*", lambda s: "ftg" in s["forward_transfer"]),
+        ("repair", ["--amb-repair-m=10", "--amb-repair-n=3"], "*repair (standard*RG*ER*NR*",
+         lambda s: s["repair"]["full"]["n"] == s["phases"]["right_test"]["n"]),
+    ],
+)  # fmt: skip
+def test_every_mode_runs_on_both_tasks_and_reports_its_metrics(pytester, mode, args, terminal, check):
+    result = _run(pytester, f"--amb-mode={mode}", "--amb-task=dbbench,locomo", *args)
+    outcomes = result.parseoutcomes()
+    assert outcomes.get("passed", 0) > 0 and "errors" not in outcomes
+    result.stdout.fnmatch_lines([f"mode: {mode}", terminal])
+    summary = _summary(pytester)
+    assert summary["mode"] == mode and summary["schema_version"] == 2
+    assert {tuple(s["tasks"]) for s in summary["streams"]} >= {("dbbench",), ("locomo/amb-sample-1",)}
+    for stream in summary["streams"]:
+        assert check(stream), stream["stream"]
+
+
+def test_online_cross_task_mixes_locomo_with_dbbench_in_one_stream(pytester):
+    _run(pytester, "--amb-task=dbbench,locomo", "--amb-cross-task=true", "--amb-limit=40")
+    (stream,) = _summary(pytester)["streams"]
+    assert stream["stream"] == "stream_icl/cross:dbbench+locomo/amb-sample-1+locomo/amb-sample-2"
+    assert {"dbbench", "locomo/amb-sample-1"} <= set(stream["tasks"])
+
+
+def test_cross_task_transfer_reports_tg_against_a_zero_shot_baseline(pytester, amb_original_data):
+    result = _run(
+        pytester, "--amb-mode=transfer", "--amb-task=dbbench,dbbench-dev", f"--amb-data-dir={amb_original_data}",
+        "--amb-transfer-from=dbbench", "--amb-transfer-to=dbbench-dev",
+    )  # fmt: skip
+    result.stdout.fnmatch_lines(["TG stream_icl/transfer:dbbench->dbbench-dev → dbbench-dev: * pp*"])
+    (gain,) = _summary(pytester)["transfer_gains"]
+    assert gain["baseline"] == "zero_shot/dbbench-dev/baseline" and gain["n_transfer"] == gain["n_baseline"] == 60
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--amb-mode=replay", "--amb-task=dbbench", "--amb-replay-n=40"], "--amb-replay-n: 40 replay tests per stage, but 'dbbench' has only 39*"),
+        (["--amb-mode=transfer", "--amb-task=dbbench", "--amb-transfer-from=dbbench", "--amb-transfer-to=dbbench-dev"],
+         "--amb-transfer-to: 'dbbench-dev' is not a selected task*"),
+        (["--amb-mode=repair", "--amb-repair-size-locomo=1.2"], "--amb-repair-size-locomo: 1.2 is not accepted; give a fraction in (0, 1]"),
+        (["--amb-mode=repair", "--amb-repair-m=ten"], "--amb-repair-m (from --amb-repair-m): 'ten' is not an integer"),
+        (["--amb-mode=offline", "--amb-cross-task=true"], "--amb-cross-task (from --amb-cross-task): applies to online mode only*"),
+    ],
+)  # fmt: skip
+def test_bad_mode_parameters_are_usage_errors(pytester, args, message):
+    result = pytester.runpytest(*args)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([f"*{message}"])
