@@ -152,7 +152,7 @@ def build_plan(
                     continue  # a baseline shared by several memories runs once
                 entries = schedule.entries[:limit] if limit else schedule.entries
                 steps = tuple(
-                    Step(stream=sid, position=i, **{**asdict(replace(e, phase=e.phase or mode))})
+                    Step(stream=sid, position=i, **asdict(replace(e, phase=e.phase or mode)))
                     for i, e in enumerate(entries)
                 )
                 streams[sid] = Stream(sid, schedule.tasks, owner, seed, steps, schedule.role)

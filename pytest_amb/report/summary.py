@@ -6,8 +6,8 @@ import re
 from collections import defaultdict
 
 from pytest_amb.metrics.qa import qa_aggregate
-from pytest_amb.metrics.replay import forgetting
 from pytest_amb.metrics.repair import repair_metrics
+from pytest_amb.metrics.replay import forgetting
 from pytest_amb.metrics.stream import curve_block, success_aggregate
 from pytest_amb.metrics.transfer import forward_transfer_gain, transfer_gain
 from pytest_amb.plan.transfer import BASELINE_MEMORY

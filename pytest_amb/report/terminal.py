@@ -61,12 +61,13 @@ def render(summary: dict) -> list[str]:
 
 def _stream_lines(stream: dict) -> list[str]:
     qa, success = stream["qa"], stream["success"]
-    lines = [
+    headline = (
         f"{stream['stream']:<44} {success['n']:>4} {_pct(success['asr']):>7} {_turns(success['as']):>5} "
         f"{_pct(qa['judge_accuracy']):>7} {_num(qa['f1']):>6} {_num(qa['bleu']):>6} "
         f"{_pct(stream['csr']['final']):>7} {_num(stream['lg']['mean']):>6} {_num(stream['sl']['mean']):>6} "
         f"{stream['errors']:>6} {stream['tokens']['total']:>9} {stream['wall_s']:>7.1f}s"
-    ]
+    )
+    lines = [headline]
     for category, block in qa["per_category"].items():
         lines.append(
             f"{'  category ' + category:<44} {block['n']:>4} {'':>7} {'':>5} {_pct(block['judge_accuracy']):>7} "

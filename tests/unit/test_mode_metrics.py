@@ -4,8 +4,8 @@
 import pytest
 
 from pytest_amb.metrics.intervals import difference_interval, mean_interval, wilson
-from pytest_amb.metrics.replay import forgetting
 from pytest_amb.metrics.repair import repair_metrics
+from pytest_amb.metrics.replay import forgetting
 from pytest_amb.metrics.stream import curve_block, lg_curve, sl_curve, success_aggregate
 from pytest_amb.metrics.transfer import forward_transfer_gain, transfer_gain
 
