@@ -12,7 +12,7 @@ Per group, ``wrong_learn`` runs every sample before any feedback on it in this g
 
 from __future__ import annotations
 
-from pytest_amb.metrics.intervals import mean_interval
+from pytest_amb.metrics.intervals import difference_interval, mean_interval
 
 
 def _rewards(results: list[dict], phase: str, only: set | None = None) -> list[float]:
@@ -34,6 +34,13 @@ def _diff(a: float | None, b: float | None) -> float | None:
     return None if a is None or b is None else a - b
 
 
+def _interval(a: list[float], b: list[float]) -> list[float] | None:
+    """95% interval of mean(a) − mean(b), treating the 0/1 rewards as independent proportions."""
+    if not a or not b:
+        return None
+    return difference_interval(sum(a) / len(a), len(a), sum(b) / len(b), len(b))
+
+
 def repair_metrics(results: list[dict]) -> dict:
     reversed_ = {(r["step"]["stage"], r["step"]["sample_id"]) for r in results if r["step"].get("flip_reward")}
     out = {}
@@ -47,7 +54,10 @@ def repair_metrics(results: list[dict]) -> dict:
             "right_test_ci95": mean_interval(right),
             "n": len(right),
             "rg": _diff(_mean(right), _mean(wrong)),
+            "rg_ci95": _interval(right, wrong),
             "er": _diff(_mean(wrong), _mean(before)),
+            "er_ci95": _interval(wrong, before),
             "nr": _diff(_mean(right), _mean(before)),
+            "nr_ci95": _interval(right, before),
         }
     return out
