@@ -5,13 +5,10 @@ from __future__ import annotations
 
 from collections import defaultdict
 
+from pytest_amb.metrics import mean, scored
 from pytest_amb.metrics.intervals import mean_interval, wilson
 
 QA_METRICS = ("judge", "f1", "bleu")
-
-
-def mean(values: list[float]) -> float | None:
-    return sum(values) / len(values) if values else None
 
 
 def qa_aggregate(results: list[dict]) -> dict:
@@ -23,11 +20,9 @@ def qa_aggregate(results: list[dict]) -> dict:
     BLEU); ``per_category`` holds the same per LoCoMo category. An empty answer is
     scored 0 and counted (the original dropped it from the averages; see docs/deviations.md).
     """
-    scored = [
-        r for r in results if r["step"]["kind"] == "sample" and r["status"] != "error" and "judge" in r["metrics"]
-    ]
+    judged = [r for r in scored(results) if "judge" in r["metrics"]]
     by_category: dict[int, list[dict]] = defaultdict(list)
-    for result in scored:
+    for result in judged:
         by_category[result["metrics"].get("category")].append(result)
 
     def block(items: list[dict]) -> dict:
@@ -45,6 +40,6 @@ def qa_aggregate(results: list[dict]) -> dict:
         }
 
     return {
-        **block(scored),
+        **block(judged),
         "per_category": {str(c): block(items) for c, items in sorted(by_category.items(), key=lambda kv: str(kv[0]))},
     }

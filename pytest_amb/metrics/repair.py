@@ -12,22 +12,16 @@ Per group, ``wrong_learn`` runs every sample before any feedback on it in this g
 
 from __future__ import annotations
 
+from pytest_amb.metrics import mean, scored
 from pytest_amb.metrics.intervals import difference_interval, mean_interval
 
 
 def _rewards(results: list[dict], phase: str, only: set | None = None) -> list[float]:
     return [
         float(r["reward"])
-        for r in results
-        if r["step"]["phase"] == phase
-        and r["step"]["kind"] == "sample"
-        and r["status"] != "error"
-        and (only is None or (r["step"]["stage"], r["step"]["sample_id"]) in only)
+        for r in scored(results, phase)
+        if only is None or (r["step"]["stage"], r["step"]["sample_id"]) in only
     ]
-
-
-def _mean(values: list[float]) -> float | None:
-    return sum(values) / len(values) if values else None
 
 
 def _diff(a: float | None, b: float | None) -> float | None:
@@ -47,17 +41,17 @@ def repair_metrics(results: list[dict]) -> dict:
     for variant, only in (("full", None), ("standard", reversed_)):
         before, wrong, right = (_rewards(results, phase, only) for phase in ("wrong_learn", "wrong_test", "right_test"))
         out[variant] = {
-            "before": _mean(before),
-            "wrong_test": _mean(wrong),
-            "right_test": _mean(right),
+            "before": mean(before),
+            "wrong_test": mean(wrong),
+            "right_test": mean(right),
             "wrong_test_ci95": mean_interval(wrong),
             "right_test_ci95": mean_interval(right),
             "n": len(right),
-            "rg": _diff(_mean(right), _mean(wrong)),
+            "rg": _diff(mean(right), mean(wrong)),
             "rg_ci95": _interval(right, wrong),
-            "er": _diff(_mean(wrong), _mean(before)),
+            "er": _diff(mean(wrong), mean(before)),
             "er_ci95": _interval(wrong, before),
-            "nr": _diff(_mean(right), _mean(before)),
+            "nr": _diff(mean(right), mean(before)),
             "nr_ci95": _interval(right, before),
         }
     return out

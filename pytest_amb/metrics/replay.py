@@ -7,17 +7,8 @@ names as text and by fixed-size chunking [Q26, Q27]).
 
 from __future__ import annotations
 
+from pytest_amb.metrics import mean, scored
 from pytest_amb.metrics.intervals import mean_interval
-
-
-def _scored(results: list[dict], phase: str) -> list[dict]:
-    return [
-        r for r in results if r["step"]["phase"] == phase and r["step"]["kind"] == "sample" and r["status"] != "error"
-    ]
-
-
-def _mean(values: list[float]) -> float | None:
-    return sum(values) / len(values) if values else None
 
 
 def forgetting(results: list[dict]) -> dict:
@@ -30,11 +21,11 @@ def forgetting(results: list[dict]) -> dict:
     right after learning it was answered wrong. Also reported: immediate and replay success (means of
     P over immediate and replay tests) with 95% intervals.
     """
-    stage_of = {(r["step"]["task"], r["step"]["sample_id"]): r["step"]["stage"] for r in _scored(results, "train")}
+    stage_of = {(r["step"]["task"], r["step"]["sample_id"]): r["step"]["stage"] for r in scored(results, "train")}
     immediate = {
-        (r["step"]["task"], r["step"]["sample_id"]): float(r["reward"]) for r in _scored(results, "immediate_test")
+        (r["step"]["task"], r["step"]["sample_id"]): float(r["reward"]) for r in scored(results, "immediate_test")
     }
-    replays = _scored(results, "replay_test")
+    replays = scored(results, "replay_test")
     later: dict[tuple, list[float]] = {}
     for r in replays:
         key = (r["step"]["task"], r["step"]["sample_id"])
@@ -51,14 +42,14 @@ def forgetting(results: list[dict]) -> dict:
     immediate_values = list(immediate.values())
     replay_values = [float(r["reward"]) for r in replays]
     return {
-        "fr": _mean(list(stage_means.values())),
+        "fr": mean(list(stage_means.values())),
         "fr_ci95": mean_interval(all_samples),
         "n": len(all_samples),
         "per_stage": {str(s): {"fg": m, "n": len(per_stage[s])} for s, m in stage_means.items()},
         "immediate": {
-            "mean": _mean(immediate_values),
+            "mean": mean(immediate_values),
             "n": len(immediate_values),
             "ci95": mean_interval(immediate_values),
         },
-        "replay": {"mean": _mean(replay_values), "n": len(replay_values), "ci95": mean_interval(replay_values)},
+        "replay": {"mean": mean(replay_values), "n": len(replay_values), "ci95": mean_interval(replay_values)},
     }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pytest_amb.metrics import scored
 from pytest_amb.metrics.intervals import mean_interval, wilson
 
 
@@ -56,7 +57,7 @@ def success_aggregate(results: list[dict]) -> dict:
     original counted them as failures; see docs/deviations.md). ``per_type`` groups by the task's
     sample type (dbbench: counting, INSERT, ...).
     """
-    scored = [r for r in results if r["step"]["kind"] == "sample" and r["status"] != "error"]
+    samples = scored(results)
 
     def block(items: list[dict]) -> dict:
         turns = [sum(m.get("role") == "assistant" for m in r["transcript"]) for r in items]
@@ -70,7 +71,7 @@ def success_aggregate(results: list[dict]) -> dict:
         }
 
     by_type: dict[str, list[dict]] = {}
-    for result in scored:
+    for result in samples:
         if "type" in result["metrics"]:
             by_type.setdefault(str(result["metrics"]["type"]), []).append(result)
-    return {**block(scored), "per_type": {t: block(items) for t, items in sorted(by_type.items())}}
+    return {**block(samples), "per_type": {t: block(items) for t, items in sorted(by_type.items())}}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 
+from pytest_amb.metrics import scored
 from pytest_amb.metrics.qa import qa_aggregate
 from pytest_amb.metrics.repair import repair_metrics
 from pytest_amb.metrics.replay import forgetting
@@ -20,7 +21,7 @@ def primary_samples(results: list[dict]) -> list[dict]:
     """The samples a stream's headline numbers (ASR, QA metrics, CSR/LG/SL) are computed on: those that
     use and update memory (online, replay and forward-transfer training, transfer source, repair
     learning); where there are none (offline test, transfer baseline), every sample that uses memory."""
-    samples = [r for r in results if r["step"]["kind"] == "sample" and r["status"] != "error"]
+    samples = scored(results)
     learning = [r for r in samples if r["step"]["augment"] and r["step"]["update"]]
     return learning or [r for r in samples if r["step"]["augment"]] or samples
 
