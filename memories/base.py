@@ -42,19 +42,45 @@ class UpdateReport:
     stored: bool
     added: tuple[str, ...] = ()
     reason: str = ""
+    updated: tuple[str, ...] = ()
+    deleted: tuple[str, ...] = ()
 
     def to_json(self) -> dict:
-        return {"stored": self.stored, "added": list(self.added), "reason": self.reason}
+        return {"stored": self.stored, "added": list(self.added), "updated": list(self.updated),
+                "deleted": list(self.deleted), "reason": self.reason}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Whose memories these are (mem0's scoping ids): a store shared by several streams or children
+    only ever returns records of the same scope."""
+
+    user_id: str = "default"
+    agent_id: str = ""
+    run_id: str = ""
+
+    def to_json(self) -> dict:
+        return {"user_id": self.user_id, "agent_id": self.agent_id, "run_id": self.run_id}
 
 
 @dataclass(frozen=True)
 class MemoryDeps:
-    """What the harness injects: memories never build their own embedder or LLM client."""
+    """What the harness injects: memories never build their own embedder or LLM client. ``config``
+    overrides the mechanism's defaults (``memories/configs/<name>.yaml``)."""
 
     embedder: Any = None
-    llm: Any = None
-    policy: WritePolicy = field(default_factory=WritePolicy)
-    placement: str = "front"
+    llm: Any = None  # an LLMClient for the mechanism's own calls (purpose "memory")
+    config: dict = field(default_factory=dict)
+    scope: Scope = field(default_factory=Scope)
+    child_configs: dict = field(default_factory=dict)  # every mechanism's overrides (a router builds children)
+
+
+@dataclass(frozen=True)
+class Recall:
+    """What a memory retrieves for an episode: the rendered block and the items in it."""
+
+    block: str = ""
+    retrieved: tuple = ()
 
 
 def inject(messages: list[Message], block: str, placement: str) -> list[Message]:
@@ -84,16 +110,34 @@ def session_header(info: EpisodeInfo) -> str:
 class Memory(ABC):
     name: ClassVar[str]
     needs_embedder: ClassVar[bool] = False
+    needs_llm: ClassVar[bool] = False
 
     def __init__(self, deps: MemoryDeps):
+        from memories import config as memory_config
+
         self.deps = deps
+        self.config = memory_config.resolve(self.name, memory_config.defaults(self.name), deps.config, "memory config")
+        self.policy = WritePolicy(
+            success_only=bool(self.config.get("success_only", True)),
+            include_session_injection=bool(self.config.get("include_session_injection", True)),
+        )
+        self.placement = str(self.config.get("placement", "front"))
+        if self.placement not in PLACEMENTS:
+            raise ValueError(f"{self.name}.placement: '{self.placement}' is not one of {', '.join(PLACEMENTS)}")
+
+    def retrieve(self, info: EpisodeInfo) -> Recall:
+        """What the memory recalls for this episode (read-only)."""
+        return Recall()
 
     def augment(self, info: EpisodeInfo, messages: list[Message]) -> Augmentation:
-        """The messages to send for this episode, with whatever the memory recalls."""
-        return Augmentation(messages=[dict(m) for m in messages])
+        """The messages to send for this episode, with the recalled block injected."""
+        recall = self.retrieve(info)
+        if not recall.block:
+            return Augmentation(messages=[dict(m) for m in messages])
+        return Augmentation(inject(messages, recall.block, self.placement), recall.block, tuple(recall.retrieved))
 
     def update(self, info: EpisodeInfo, trajectory: list[Message], outcome: Outcome) -> UpdateReport:
-        if not self.deps.policy.admits(outcome):
+        if not self.policy.admits(outcome):
             return UpdateReport(stored=False, reason="not admitted by the write policy (unsuccessful episode)")
         return self.write(info, trajectory, outcome)
 

@@ -77,7 +77,9 @@ class SentenceTransformerEmbedder:
                 f"cannot load embedding model '{name_or_path}': {exc}. On a machine without network, "
                 "pass a local folder to --amb-embedding-model, or use the bundled 'all-MiniLM-L6-v2'"
             ) from exc
-        dimension = getattr(self._model, "get_embedding_dimension", None) or self._model.get_sentence_embedding_dimension
+        dimension = (
+            getattr(self._model, "get_embedding_dimension", None) or self._model.get_sentence_embedding_dimension
+        )
         self.dim = int(dimension())
 
     def encode(self, texts: list[str]) -> np.ndarray:
@@ -96,3 +98,21 @@ def load_embedder(name_or_path: str) -> SentenceTransformerEmbedder:
     if name_or_path not in _LOADED:
         _LOADED[name_or_path] = SentenceTransformerEmbedder(name_or_path)
     return _LOADED[name_or_path]
+
+
+class CountingEmbedder:
+    """An embedder that records every call (and how many texts it embedded) in a usage ledger, so the
+    journal can say what retrieval and update cost."""
+
+    def __init__(self, inner, ledger):
+        self.inner = inner
+        self.ledger = ledger
+        self.name = inner.name
+        self.dim = inner.dim
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        self.ledger.record_embedding(len(texts))
+        return self.inner.encode(texts)
+
+    def provenance(self) -> dict:
+        return self.inner.provenance()

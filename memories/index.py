@@ -30,6 +30,10 @@ class VectorIndex:
         scores, ids = self._index.search(query, min(k, len(self)))
         return [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i != -1]
 
+    def remove(self, ids: list[int]) -> None:
+        if ids:
+            self._index.remove_ids(np.asarray(ids, dtype=np.int64))
+
     def vectors(self, ids: list[int]) -> np.ndarray:
         if not ids:
             return np.zeros((0, self.dim), dtype=np.float32)

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import numpy as np
 
-from memories.base import STATE_VERSION, Memory, UpdateReport, inject, session_header
+from memories.base import STATE_VERSION, Memory, Recall, UpdateReport, session_header
 from memories.index import VectorIndex
-from pytest_amb.interfaces import Augmentation, EpisodeInfo, Message, Outcome, RetrievedItem
+from pytest_amb.interfaces import EpisodeInfo, Message, Outcome, RetrievedItem
 
 PROMPT_TEMPLATE = "Here are some examples of the task you have completed:"
 TRUNCATE = 500  # characters of tool output and reasoning kept in a shot, as in the original
@@ -62,22 +62,21 @@ def format_experience(question: str, trajectory: list[Message]) -> str:
 class StreamICLMemory(Memory):
     name = "stream_icl"
     needs_embedder = True
-    top_k = 4
-    session_window = 4  # turns per stored session chunk
 
     def __init__(self, deps):
         super().__init__(deps)
+        self.top_k = int(self.config["top_k"])
+        self.session_window = int(self.config["session_window"])
         self.embedder = deps.embedder
         self.shots: dict[int, Shot] = {}
         self.index = VectorIndex(self.embedder.dim)
 
-    def augment(self, info: EpisodeInfo, messages: list[Message]) -> Augmentation:
+    def retrieve(self, info: EpisodeInfo) -> Recall:
         if not self.shots or not info.query:
-            return super().augment(info, messages)
+            return Recall()
         hits = self.index.search(self.embedder.encode([info.query])[0], self.top_k)
         retrieved = tuple(RetrievedItem(str(i), self.shots[i].value, round(score, 6)) for i, score in hits)
-        block = PROMPT_TEMPLATE + "\n\n" + "\n\n".join(item.text for item in retrieved)
-        return Augmentation(messages=inject(messages, block, self.deps.placement), block=block, retrieved=retrieved)
+        return Recall(PROMPT_TEMPLATE + "\n\n" + "\n\n".join(item.text for item in retrieved), retrieved)
 
     def write(self, info: EpisodeInfo, trajectory: list[Message], outcome: Outcome) -> UpdateReport:
         source = f"{info.task}/{info.sample_id}"

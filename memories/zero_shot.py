@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from memories.base import STATE_VERSION, Memory, UpdateReport, session_header
+from memories.base import STATE_VERSION, Memory, Recall, UpdateReport, session_header
 from pytest_amb.interfaces import Augmentation, EpisodeInfo, Message, Outcome
 
 
@@ -31,6 +31,10 @@ class ZeroShotMemory(Memory):
             leading += 1
         inserted = [{"role": "user", "content": text} for text in self.sessions]
         return Augmentation(messages=clean[:leading] + inserted + clean[leading:], block="\n\n".join(self.sessions))
+
+    def retrieve(self, info: EpisodeInfo) -> Recall:
+        """The sessions so far as one block (what a router merges when zero_shot is its child)."""
+        return Recall("\n\n".join(self.sessions)) if self.sessions else Recall()
 
     def write(self, info: EpisodeInfo, trajectory: list[Message], outcome: Outcome) -> UpdateReport:
         if outcome.kind != "session_injection":

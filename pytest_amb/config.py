@@ -49,6 +49,8 @@ class RunConfig:
     db_url: str | None
     run_dir: Path
     embedding_model: str
+    memory_config: Path | None = None
+    memory_overrides: dict = field(default_factory=dict)
     params: ModeParams = field(default_factory=ModeParams)
     sources: dict[str, str] = field(default_factory=dict, compare=False)  # option -> cli/env/ini/default
 
@@ -77,6 +79,8 @@ class RunConfig:
             "data_dir": str(self.data_dir) if self.data_dir else None,
             "db_url": redact_url(self.db_url),
             "embedding_model": self.embedding_model,
+            "memory_config": str(self.memory_config) if self.memory_config else None,
+            "memory_overrides": self.memory_overrides,
         }
 
     @property
@@ -97,6 +101,21 @@ def redact_url(url: str | None) -> str | None:
     netloc = parts.netloc.rsplit("@", 1)
     user = netloc[0].split(":", 1)[0]
     return urlunsplit(parts._replace(netloc=f"{user}:***@{netloc[1]}"))
+
+
+def _memory_overrides(path: Path | None, accepted: dict, fail) -> dict:
+    """The --amb-memory-config sections, each checked against its mechanism's documented parameters."""
+    from memories import config as memory_config
+
+    try:
+        overrides = memory_config.read_override_file(path)
+        for name, section in overrides.items():
+            if name not in accepted:
+                fail(f"{path}: '{name}' is not a memory mechanism; accepted: {', '.join(accepted)}")
+            memory_config.resolve(name, memory_config.defaults(name), section, str(path))
+    except memory_config.MemoryConfigError as exc:
+        fail(str(exc).removeprefix("--amb-memory-config: "))
+    return overrides
 
 
 def _describe(name: str, raw: RawValue) -> str:
@@ -120,12 +139,15 @@ def resolve(raw: dict[str, RawValue], rootdir: Path) -> RunConfig:
     import memories as memory_registry
 
     memory_names = _list(raw["memory"].value)
+    accepted = memory_registry.available()
     if not memory_names:
-        fail("memory", f"empty; accepted: {', '.join(memory_registry.REGISTRY)}")
+        fail("memory", f"empty; accepted: {', '.join(accepted)}")
     for name in memory_names:
-        if name not in memory_registry.REGISTRY:
-            later = " (planned, not available in this version)" if name in memory_registry.PLANNED else ""
-            fail("memory", f"'{name}' is not accepted{later}; accepted: {', '.join(memory_registry.REGISTRY)}")
+        if name not in accepted:
+            fail("memory", f"'{name}' is not accepted; accepted: {', '.join(accepted)}")
+
+    memory_config = Path(raw["memory_config"].value).expanduser() if raw["memory_config"].value else None
+    memory_overrides = _memory_overrides(memory_config, accepted, lambda message: fail("memory_config", message))
     if len(set(memory_names)) != len(memory_names):
         fail("memory", "a memory is named twice")
 
@@ -240,6 +262,8 @@ def resolve(raw: dict[str, RawValue], rootdir: Path) -> RunConfig:
         db_url=db_url,
         run_dir=run_dir,
         embedding_model=embedding_model,
+        memory_config=memory_config,
+        memory_overrides=memory_overrides,
         params=params,
         sources={name: value.source for name, value in raw.items()},
     )

@@ -9,8 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import memories as memory_registry
-from memories.base import MemoryDeps
-from memories.embedder import EmbedderError
+from memories.base import MemoryDeps, Scope
+from memories.embedder import CountingEmbedder, EmbedderError
 from pytest_amb.config import ORACLE_MODEL, REFERENCE_MODEL, RunConfig
 from pytest_amb.interfaces import JudgeError, TaskServices
 from pytest_amb.llm.client import LLMClient, LLMError, UsageLedger, api_key_from_environment
@@ -45,6 +45,7 @@ class Engine:
         self._tasks: dict | None = None
         self._embedder = None
         self._streams: dict[str, StreamState] = {}
+        self._memory_clients: dict[str, LLMClient] = {}
 
     # -- services -----------------------------------------------------------------------------------
     def _reference_url(self) -> str:
@@ -98,16 +99,34 @@ class Engine:
             self._embedder = load_embedder(self.config.embedding_model)
         return self._embedder
 
-    def _new_memory(self, name: str):
+    def _memory_llm(self, name: str) -> LLMClient:
+        """The client of a mechanism's own calls: its configured model, else the agent's (the reference
+        model when the agent is the oracle, which cannot write prompts)."""
+        model = (self.config.memory_overrides.get(name) or {}).get("model") or self.config.model
+        if model == ORACLE_MODEL:
+            model = REFERENCE_MODEL
+        key = f"memory:{model}"
+        if key not in self._memory_clients:
+            self._memory_clients[key] = self._client(model)
+        return self._memory_clients[key]
+
+    def _new_memory(self, name: str, stream_id: str):
         cls = memory_registry.memory_class(name)
-        embedder = self.embedder() if cls.needs_embedder else None
-        return cls(MemoryDeps(embedder=embedder))
+        embedder = CountingEmbedder(self.embedder(), self.ledger) if cls.needs_embedder else None
+        deps = MemoryDeps(
+            embedder=embedder,
+            llm=self._memory_llm(name) if cls.needs_llm else None,
+            config=self.config.memory_overrides.get(name, {}),
+            scope=Scope(user_id=stream_id),
+            child_configs=self.config.memory_overrides,
+        )
+        return cls(deps)
 
     # -- steps --------------------------------------------------------------------------------------
     def _stream(self, step: Step) -> StreamState:
         if step.stream not in self._streams:
             memory_name = self.plan.stream(step.stream).memory
-            self._streams[step.stream] = StreamState(memory=self._new_memory(memory_name))
+            self._streams[step.stream] = StreamState(memory=self._new_memory(memory_name, step.stream))
         return self._streams[step.stream]
 
     def provenance(self, step: Step) -> dict:

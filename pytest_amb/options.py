@@ -39,7 +39,8 @@ OPTIONS: tuple[OptionSpec, ...] = (
     OptionSpec("mode", "evaluation mode: offline, online, replay, transfer, repair", default="online", metavar="MODE"),
     OptionSpec(
         "memory",
-        "memory mechanism(s), comma-separated (zero_shot, stream_icl)",
+        "memory mechanism(s), comma-separated: zero_shot, stream_icl, awm_pro, mem0, mems, or one an installed "
+        "package registers (entry points 'pytest_amb.memories')",
         default="stream_icl",
         metavar="NAME[,NAME]",
     ),
@@ -57,6 +58,11 @@ OPTIONS: tuple[OptionSpec, ...] = (
         "keep only the first N steps of each stream (the original's keep_number); 0 = all",
         default="0",
         metavar="N",
+    ),
+    OptionSpec(
+        "memory_config",
+        "YAML file overriding memory parameters, one section per mechanism (e.g. 'mem0: {algorithm: v3}')",
+        metavar="FILE",
     ),
     OptionSpec("train_size", "offline: fraction of a system task's samples in the train phase", default="0.6", metavar="FRACTION"),
     OptionSpec(

@@ -31,6 +31,7 @@ class StepResult:
     update: dict = field(default_factory=dict)
     error: dict | None = None  # {"kind": "infrastructure"|"harness", "type", "message"}
     llm_calls: list = field(default_factory=list)
+    memory_cost: dict = field(default_factory=dict)  # {"retrieval"|"update": {llm_calls, tokens, embedding_calls, ...}}
     wall_s: float = 0.0
     provenance: dict = field(default_factory=dict)
 
@@ -55,9 +56,9 @@ def run_step(step: Step, *, task, memory, agent_llm, ledger, provenance: dict, i
     result = StepResult(step=step.to_json(), status=ERROR, provenance=provenance)
     try:
         if step.kind == INJECT:
-            _inject(step, task, memory, result)
+            _inject(step, task, memory, result, ledger)
         else:
-            _sample(step, task, memory, agent_llm, result)
+            _sample(step, task, memory, agent_llm, result, ledger)
     except Exception as exc:  # noqa: BLE001 (any failure inside a step becomes an ERROR result)
         kind = "infrastructure" if isinstance(exc, infrastructure_errors) else "harness"
         result.status = ERROR
@@ -77,26 +78,33 @@ def session_number(sample_id: str) -> int:
     return int(sample_id.removeprefix("session-"))
 
 
-def _inject(step: Step, task, memory, result: StepResult) -> None:
+def _inject(step: Step, task, memory, result: StepResult, ledger) -> None:
     session_id = session_number(step.sample_id)
     info = task.session_info(session_id)
     trajectory = task.session_messages(session_id)
+    mark = ledger.mark()
     report = memory.update(info, trajectory, Outcome(True, 1.0, "completed", kind="session_injection"))
+    result.memory_cost["update"] = ledger.since(mark)
     result.transcript = trajectory
     result.update = report.to_json()
+    # Writing a session is not scored: a mechanism may rightly keep nothing (awm_pro induces from episodes,
+    # mem0 may find nothing new); the report says what it kept and why.
     result.success = report.stored
-    result.status = PASSED if report.stored else FAILED
-    result.explanation = "" if report.stored else f"memory did not accept the session: {report.reason}"
+    result.status = PASSED
+    result.explanation = "" if report.stored else f"the memory kept nothing of this session: {report.reason}"
 
 
-def _sample(step: Step, task, memory, agent_llm, result: StepResult) -> None:
+def _sample(step: Step, task, memory, agent_llm, result: StepResult, ledger) -> None:
     episode = task.open(step.sample_id)
     try:
+        mark = ledger.mark()
         augmentation = (
             memory.augment(episode.info, episode.messages)
             if step.augment
             else Augmentation(messages=[dict(m) for m in episode.messages])
         )
+        if step.augment:
+            result.memory_cost["retrieval"] = ledger.since(mark)
         result.memory_block = augmentation.block
         result.retrieved = [asdict(item) for item in augmentation.retrieved]
         sent = list(augmentation.messages)  # what the model saw
@@ -123,7 +131,9 @@ def _sample(step: Step, task, memory, agent_llm, result: StepResult) -> None:
             outcome = Outcome(success, reply.reward, reply.status)
             if step.flip_reward:  # repair mode's wrong feedback: the memory is told the opposite
                 outcome = Outcome(not success, 1.0 - reply.reward, reply.status)
+            mark = ledger.mark()
             report = memory.update(episode.info, clean, outcome)
+            result.memory_cost["update"] = ledger.since(mark)
             result.update = {**report.to_json(), "told_success": outcome.success}
     finally:
         episode.close()

@@ -24,6 +24,7 @@ class LLMError(RuntimeError):
 @dataclass(frozen=True)
 class CallRecord:
     purpose: str
+    operation: str  # e.g. "mem0.extract"; "" for agent and judge calls
     model: str
     endpoint: str  # "reference" or "openai-compatible"
     prompt_tokens: int
@@ -36,15 +37,33 @@ class CallRecord:
 
 @dataclass
 class UsageLedger:
-    """Every call since the last ``drain``; the runner drains it once per step."""
+    """Every LLM call and embedding batch since the last ``drain``; the runner drains it once per step
+    and reads ``mark``/``since`` to attribute costs to memory retrieval and memory update."""
 
     calls: list[CallRecord] = field(default_factory=list)
+    embedded: list[int] = field(default_factory=list)  # texts per embedding call
 
     def record(self, call: CallRecord) -> None:
         self.calls.append(call)
 
+    def record_embedding(self, texts: int) -> None:
+        self.embedded.append(texts)
+
+    def mark(self) -> tuple[int, int]:
+        return len(self.calls), len(self.embedded)
+
+    def since(self, mark: tuple[int, int], purpose: str = "memory") -> dict:
+        calls = [c for c in self.calls[mark[0] :] if c.purpose == purpose]
+        embedded = self.embedded[mark[1] :]
+        return {
+            "llm_calls": len(calls),
+            "tokens": sum(c.prompt_tokens + c.completion_tokens for c in calls),
+            "embedding_calls": len(embedded),
+            "embedded_texts": sum(embedded),
+        }
+
     def drain(self) -> list[CallRecord]:
-        calls, self.calls = self.calls, []
+        calls, self.calls, self.embedded = self.calls, [], []
         return calls
 
 
@@ -88,8 +107,10 @@ class LLMClient:
         tools: list[dict] | None = None,
         temperature: float = 0.0,
         max_tokens: int | None = None,
+        operation: str = "",
     ) -> dict:
-        """One chat completion; returns the assistant message as a plain dict."""
+        """One chat completion; returns the assistant message as a plain dict. ``operation`` names a
+        memory operation (``mem0.extract``, ``awm.induce``, ...), sent as ``X-AMB-Operation``."""
         if purpose not in PURPOSES:
             raise ValueError(f"unknown LLM call purpose '{purpose}'; known: {', '.join(PURPOSES)}")
         kwargs: dict = {"model": self.model, "messages": messages, "temperature": temperature}
@@ -100,7 +121,8 @@ class LLMClient:
         started = time.perf_counter()
         where = f"{purpose} call to {self.endpoint} model '{self.model}'"
         try:
-            response = self._client.chat.completions.create(**kwargs, extra_headers={"X-AMB-Purpose": purpose})
+            headers = {"X-AMB-Purpose": purpose, **({"X-AMB-Operation": operation} if operation else {})}
+            response = self._client.chat.completions.create(**kwargs, extra_headers=headers)
             message = response.choices[0].message.model_dump(exclude_none=True)
         except self._openai.OpenAIError as exc:
             raise LLMError(f"{where} failed: {_describe(exc)}") from exc
@@ -111,6 +133,7 @@ class LLMClient:
         self.ledger.record(
             CallRecord(
                 purpose=purpose,
+                operation=operation,
                 model=self.model,
                 endpoint=self.endpoint,
                 prompt_tokens=int(getattr(usage, "prompt_tokens", 0) or 0),

@@ -125,7 +125,7 @@ def test_the_plugin_is_inert_without_benchmark_items(pytester):
     [
         (["--amb-mode=sideways"], {}, "--amb-mode (from --amb-mode): 'sideways' is not accepted; accepted: offline, online,*"),
         ([], {"AMB_MODE": "offline", "AMB_TRAIN_SIZE": "1.5"}, "--amb-train-size: 1.5 is not accepted*"),
-        (["--amb-memory=mem1"], {}, "*'mem1' is not accepted; accepted: zero_shot, stream_icl"),
+        (["--amb-memory=mem1"], {}, "*'mem1' is not accepted; accepted: *zero_shot, stream_icl, awm_pro, mem0, mems"),
         (["--amb-task=locomo-4"], {}, "*task 'locomo-4' reads the original data: pass --amb-data-dir*"),
         (["--amb-seed=abc"], {}, "*--amb-seed*'abc' is not an integer*"),
         (["--amb-model=gpt-x"], {}, "*'gpt-x' needs an endpoint: pass --amb-base-url*"),

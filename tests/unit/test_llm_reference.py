@@ -271,7 +271,7 @@ def test_ledger_records_one_call_record_per_call(client, ledger):
         assert call.prompt_tokens > 0
         assert call.completion_tokens > 0
         assert call.latency_s > 0
-        assert set(call.to_json()) == {"purpose", "model", "endpoint", "prompt_tokens", "completion_tokens", "latency_s"}
+        assert set(call.to_json()) == {"purpose", "operation", "model", "endpoint", "prompt_tokens", "completion_tokens", "latency_s"}
     assert ledger.calls == []  # drained
 
 

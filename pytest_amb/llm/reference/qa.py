@@ -24,6 +24,7 @@ _TEMPORAL = re.compile(r"^\s*(when|what (year|month|date|day|time))\b|\bhow long
 _SPEAKER_PREFIX = re.compile(r"^\s*(?:User|Assistant|[A-Z][\w.'-]{0,30}):\s+")
 _CLAUSE = re.compile(r"(?<=[.!?;])\s+|,\s+(?:and|but|so)\s+")
 _MAX_ANSWER_WORDS = 12
+_TRAILING_DATE = re.compile(r"\[([^\[\]]+)\]\s*$")
 
 
 @dataclass(frozen=True)
@@ -64,12 +65,18 @@ def passages(context: list[str]) -> list[Passage]:
             line = lines[i]
             if line.startswith("[") and line.endswith("]") and parse_date(line):
                 day = parse_date(line)
-            elif line.startswith("Question:") and i + 1 < len(lines) and lines[i + 1].startswith(("Answer:", "Assistant:")):
+            elif (
+                line.startswith("Question:")
+                and i + 1 < len(lines)
+                and lines[i + 1].startswith(("Answer:", "Assistant:"))
+            ):
                 answer = lines[i + 1].split(":", 1)[1].strip()
                 found.append(Passage(f"{line[9:].strip()} {answer}", day, answer=answer))
                 i += 1
             elif not line.startswith("Here are some examples"):
-                found.append(Passage(line, day))
+                stamp = _TRAILING_DATE.search(line)  # a remembered fact "... [8 May, 2023]" carries its own date
+                own = parse_date(stamp.group(1)) if stamp else None
+                found.append(Passage(line[: stamp.start()].strip() if own else line, own or day))
             i += 1
     return found
 

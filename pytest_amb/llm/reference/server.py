@@ -15,7 +15,7 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from pytest_amb.llm.reference import judge, qa, sql
+from pytest_amb.llm.reference import judge, memory_ops, qa, sql
 
 MODEL_NAME = "reference"
 _TOKEN = re.compile(r"\w+|[^\w\s]")
@@ -25,9 +25,12 @@ def count_tokens(text: str) -> int:
     return len(_TOKEN.findall(text))
 
 
-def respond(request: dict) -> dict:
-    """The assistant message for one chat-completions request body."""
+def respond(request: dict, operation: str = "") -> dict:
+    """The assistant message for one chat-completions request body (``operation``: the request's
+    X-AMB-Operation header, set by memory mechanisms on their own calls)."""
     messages = request.get("messages") or []
+    if operation:
+        return {"role": "assistant", "content": memory_ops.respond(operation, messages)}
     if sql.is_sql_request(request):
         return sql.respond(messages)
     last_user = next((m for m in reversed(messages) if m.get("role") == "user"), {})
@@ -37,8 +40,8 @@ def respond(request: dict) -> dict:
     return {"role": "assistant", "content": qa.answer(messages)}
 
 
-def completion(request: dict) -> dict:
-    message = respond(request)
+def completion(request: dict, operation: str = "") -> dict:
+    message = respond(request, operation)
     prompt = sum(count_tokens(qa.content_text(m.get("content"))) for m in request.get("messages") or [])
     produced = count_tokens(str(message.get("content") or "") + json.dumps(message.get("tool_calls") or []))
     return {
@@ -46,7 +49,9 @@ def completion(request: dict) -> dict:
         "object": "chat.completion",
         "created": 0,
         "model": request.get("model") or MODEL_NAME,
-        "choices": [{"index": 0, "message": message, "finish_reason": "tool_calls" if message.get("tool_calls") else "stop"}],
+        "choices": [
+            {"index": 0, "message": message, "finish_reason": "tool_calls" if message.get("tool_calls") else "stop"}
+        ],
         "usage": {"prompt_tokens": prompt, "completion_tokens": produced, "total_tokens": prompt + produced},
     }
 
@@ -85,7 +90,7 @@ class _Handler(BaseHTTPRequestHandler):
             return
         if self.server.latency_s:
             time.sleep(self.server.latency_s)
-        self._send(200, completion(request))
+        self._send(200, completion(request, self.headers.get("X-AMB-Operation") or ""))
 
 
 class LoopbackServer:

@@ -67,7 +67,7 @@ def resolve_relative_date(text: str, anchor: date) -> str:
     if re.search(r"\blast weekend\b", lowered):
         return f"the weekend before {format_date(anchor)}"
     if re.search(r"\blast month\b", lowered):
-        previous = (anchor.replace(day=1) - timedelta(days=1))
+        previous = anchor.replace(day=1) - timedelta(days=1)
         return f"{MONTHS[previous.month - 1].capitalize()} {previous.year}"
     if re.search(r"\blast year\b", lowered):
         return str(anchor.year - 1)
