@@ -111,6 +111,7 @@ class Memory(ABC):
     name: ClassVar[str]
     needs_embedder: ClassVar[bool] = False
     needs_llm: ClassVar[bool] = False
+    default_config: ClassVar[dict] = {}  # for mechanisms outside this package (built-ins use configs/<name>.yaml)
 
     def __init__(self, deps: MemoryDeps):
         from memories import config as memory_config

@@ -15,10 +15,14 @@ class MemoryConfigError(ValueError):
 
 
 def defaults(name: str) -> dict:
+    """A mechanism's documented defaults: its YAML file here, else its class's ``default_config``
+    (mechanisms from other packages)."""
     path = CONFIG_DIR / f"{name}.yaml"
-    if not path.is_file():
-        return {}
-    return yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    if path.is_file():
+        return yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    import memories
+
+    return dict(getattr(memories.memory_class(name), "default_config", {}))
 
 
 def read_override_file(path: Path | None) -> dict:

@@ -63,3 +63,35 @@ def sql_backend(request):
     backend = open_backend(url, statement_timeout_s=1.0)
     yield backend
     backend.close()
+
+
+class ReferenceMemoryLLM:
+    """The reference model's answers to memory operations, called in process (the HTTP path is covered by
+    the integration tests). Records every call."""
+
+    def __init__(self):
+        self.calls = []
+
+    def chat(self, messages, *, purpose, operation="", **_):
+        from pytest_amb.llm.reference import memory_ops
+
+        self.calls.append({"purpose": purpose, "operation": operation, "messages": messages})
+        return {"role": "assistant", "content": memory_ops.respond(operation, messages)}
+
+
+class ScriptedLLM:
+    """Answers each memory operation with the next scripted reply for it (a test double for decisions
+    the reference model never makes, e.g. DELETE)."""
+
+    def __init__(self, replies: dict):
+        self.replies = {op: list(answers) for op, answers in replies.items()}
+        self.calls = []
+
+    def chat(self, messages, *, purpose, operation="", **_):
+        self.calls.append({"operation": operation, "messages": messages})
+        return {"role": "assistant", "content": self.replies[operation].pop(0)}
+
+
+@pytest.fixture
+def reference_memory_llm():
+    return ReferenceMemoryLLM()

@@ -77,6 +77,7 @@ def _stream_summary(stream_id: str, results: list[dict]) -> dict:
         **curve_block([bool(r["success"]) for r in primary]),
         "phases": {phase: success_aggregate([r for r in samples if r["step"]["phase"] == phase]) for phase in phases},
         "tokens": {"total": sum(tokens_by_purpose.values()), "by_purpose": dict(tokens_by_purpose)},
+        "memory_cost": memory_cost(results),
         "llm_calls": len(calls),
         "wall_s": round(sum(r["wall_s"] for r in results), 3),
         "backends": sorted({r["provenance"].get("task_backend", "?") for r in results if r["provenance"]}),
@@ -88,6 +89,17 @@ def _stream_summary(stream_id: str, results: list[dict]) -> dict:
     if "wrong_test" in phases:
         summary["repair"] = repair_metrics(results)
     return summary
+
+
+def memory_cost(results: list[dict]) -> dict:
+    """What the memory mechanism spent, summed over the stream, for retrieval and for update: its own
+    LLM calls and their tokens, embedding calls and embedded texts, and how many operations were counted."""
+    totals = {}
+    for operation in ("retrieval", "update"):
+        costs = [r["memory_cost"][operation] for r in results if operation in (r.get("memory_cost") or {})]
+        block = {key: sum(c[key] for c in costs) for key in ("llm_calls", "tokens", "embedding_calls", "embedded_texts")}
+        totals[operation] = {"operations": len(costs), **block}
+    return totals
 
 
 def _transfer_gains(by_stream: dict[str, list[dict]]) -> list[dict]:

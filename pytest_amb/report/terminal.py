@@ -79,8 +79,19 @@ def _stream_lines(stream: dict) -> list[str]:
         for phase, block in stream["phases"].items():
             lines.append(f"{'  phase ' + phase:<44} {block['n']:>4} {_pct(block['asr']):>7} {_turns(block['as']):>5}")
     lines += _mode_lines(stream)
+    lines.append(_cost_line(stream))
     lines.append(f"  backend: {', '.join(stream['backends'])}")
     return lines
+
+
+def _cost_line(stream: dict) -> str:
+    parts = []
+    for operation, block in stream["memory_cost"].items():
+        parts.append(
+            f"{operation} ×{block['operations']}: {block['llm_calls']} LLM calls, {block['tokens']} tokens, "
+            f"{block['embedding_calls']} embedding calls ({block['embedded_texts']} texts)"
+        )
+    return f"  memory cost ({stream['memory']}): " + "; ".join(parts)
 
 
 def _mode_lines(stream: dict) -> list[str]:
