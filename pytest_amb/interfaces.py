@@ -133,4 +133,3 @@ class TaskServices:
 
     judge_llm: Any = None  # the LLM client tasks build their judge on (purpose "judge")
     db_url: str | None = None  # dbbench: a MySQL/MariaDB server URL; None = embedded SQLite
-

@@ -64,7 +64,12 @@ OPTIONS: tuple[OptionSpec, ...] = (
         "YAML file overriding memory parameters, one section per mechanism (e.g. 'mem0: {algorithm: v3}')",
         metavar="FILE",
     ),
-    OptionSpec("train_size", "offline: fraction of a system task's samples in the train phase", default="0.6", metavar="FRACTION"),
+    OptionSpec(
+        "train_size",
+        "offline: fraction of a system task's samples in the train phase",
+        default="0.6",
+        metavar="FRACTION",
+    ),
     OptionSpec(
         "cross_task",
         "online: all selected tasks in one stream sharing one memory (true/false)",
@@ -84,7 +89,9 @@ OPTIONS: tuple[OptionSpec, ...] = (
     ),
     OptionSpec("repair_m", "repair: samples per group (system tasks)", default="20", metavar="N"),
     OptionSpec("repair_n", "repair: samples per group given wrong feedback (system tasks)", default="20", metavar="N"),
-    OptionSpec("repair_seed", "repair: seed of the choice of samples given wrong feedback", default="66", metavar="INT"),
+    OptionSpec(
+        "repair_seed", "repair: seed of the choice of samples given wrong feedback", default="66", metavar="INT"
+    ),
     OptionSpec(
         "repair_size_locomo",
         "repair: fraction of a session's questions given wrong feedback (LoCoMo), in (0, 1]",

@@ -29,7 +29,9 @@ class RecentMemory(Memory):
     def retrieve(self, info: EpisodeInfo) -> Recall:
         if not self.episodes:
             return Recall()
-        items = tuple(RetrievedItem(e["source"], f"Question: {e['question']}\n{e['answer']}", 1.0) for e in self.episodes)
+        items = tuple(
+            RetrievedItem(e["source"], f"Question: {e['question']}\n{e['answer']}", 1.0) for e in self.episodes
+        )
         return Recall("Recently solved:\n\n" + "\n\n".join(item.text for item in items), items)
 
     def write(self, info: EpisodeInfo, trajectory: list[Message], outcome: Outcome) -> UpdateReport:

@@ -58,6 +58,14 @@ class Mem0Memory(Memory):
             raise ValueError(f"mem0.algorithm: '{self.algorithm}' is not one of {', '.join(ALGORITHMS)}")
         self.scope = deps.scope
         self.store = Mem0Store(deps.embedder)
+        self.library = None
+        if self.config["backend"] == "mem0ai":
+            from memories.mem0.mem0ai_backend import Mem0aiBackend
+
+            self.library = Mem0aiBackend(llm=deps.llm, embedder=deps.embedder, algorithm_top_k=int(self.config["top_k"]),
+                                         threshold=float(self.config["threshold"]))  # fmt: skip
+        elif self.config["backend"] != "native":
+            raise ValueError(f"mem0.backend: '{self.config['backend']}' is not one of native, mem0ai")
 
     def retrieve(self, info: EpisodeInfo) -> Recall:
         if not info.query or not self.store.records:
@@ -81,6 +89,9 @@ class Mem0Memory(Memory):
             return UpdateReport(stored=False, reason="nothing to extract from")
         metadata = {"task": info.task, "sample": info.sample_id, "success": outcome.success}
         date = str(info.meta.get("date_time") or "")
+        if self.library is not None:
+            added = tuple(self.library.add(messages, self.scope, metadata))
+            return UpdateReport(stored=bool(added), added=added, reason="" if added else "mem0ai added nothing")
         if self.algorithm == "v3":
             report = algorithms.add_v3(self.store, self.deps.llm, messages, self.scope, date=date,
                                        existing_k=int(self.config["v3_existing"]), metadata=metadata)  # fmt: skip
@@ -97,6 +108,8 @@ class Mem0Memory(Memory):
 
     def save(self, path: Path) -> None:
         self.store.save(path)
+        if self.library is not None:
+            self.library.save(path)
         meta = {"version": STATE_VERSION, "memory": self.name, "algorithm": self.algorithm,
                 "embedder": self.store.embedder.name, "scope": self.scope.to_json()}  # fmt: skip
         (path / "state.json").write_text(json.dumps(meta), encoding="utf-8")
@@ -107,3 +120,5 @@ class Mem0Memory(Memory):
             if meta.get(key) != ours:
                 raise ValueError(f"{path}: saved with {key} '{meta.get(key)}', cannot load into {key} '{ours}'")
         self.store.load(path)
+        if self.library is not None:
+            self.library.load(path)

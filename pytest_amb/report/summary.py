@@ -97,7 +97,9 @@ def memory_cost(results: list[dict]) -> dict:
     totals = {}
     for operation in ("retrieval", "update"):
         costs = [r["memory_cost"][operation] for r in results if operation in (r.get("memory_cost") or {})]
-        block = {key: sum(c[key] for c in costs) for key in ("llm_calls", "tokens", "embedding_calls", "embedded_texts")}
+        block = {
+            key: sum(c[key] for c in costs) for key in ("llm_calls", "tokens", "embedding_calls", "embedded_texts")
+        }
         totals[operation] = {"operations": len(costs), **block}
     return totals
 

@@ -59,7 +59,9 @@ def test_the_memory_config_file_overrides_parameters(pytester):
     run, steps, _ = _run_dir(pytester)
     assert {c["operation"] for s in steps for c in s["llm_calls"] if c["purpose"] == "memory"} == {"mem0.extract_v3"}
     assert max(len(s["retrieved"]) for s in steps) == 3
-    assert json.loads((run / "run.json").read_text())["config"]["memory_overrides"] == {"mem0": {"algorithm": "v3", "top_k": 3}}
+    assert json.loads((run / "run.json").read_text())["config"]["memory_overrides"] == {
+        "mem0": {"algorithm": "v3", "top_k": 3}
+    }
 
 
 @pytest.mark.parametrize(

@@ -79,9 +79,14 @@ def test_mem0_scopes_keep_streams_apart(hashing_embedder):
     store.add("Melanie likes pottery", Scope("stream-b"))
     store.add("Caroline's agent note", Scope("stream-a", agent_id="system_memory"))
     vector = hashing_embedder.encode(["pottery"])[0]
-    assert {r.text for r, _ in store.search(vector, Scope("stream-a"), 10)} == {"Caroline likes pottery", "Caroline's agent note"}
+    assert {r.text for r, _ in store.search(vector, Scope("stream-a"), 10)} == {
+        "Caroline likes pottery",
+        "Caroline's agent note",
+    }
     assert {r.text for r, _ in store.search(vector, Scope("stream-b"), 10)} == {"Melanie likes pottery"}
-    assert [r.text for r, _ in store.search(vector, Scope("stream-a", agent_id="system_memory"), 10)] == ["Caroline's agent note"]
+    assert [r.text for r, _ in store.search(vector, Scope("stream-a", agent_id="system_memory"), 10)] == [
+        "Caroline's agent note"
+    ]
 
 
 # -- mem0 v3 --------------------------------------------------------------------------------------------
@@ -100,7 +105,9 @@ def test_mem0_v3_adds_only_dedups_links_entities_and_ranks_by_hybrid_score(hashi
 def test_awm_trajectory_keeps_the_actions_and_parses_both_answer_forms():
     text = trajectory_text(SQL_INFO.query, SQL_TRAJECTORY, tool_chars=500, max_chars=6000)
     assert "Action: execute_sql(" in text and "Observation: [(2,)]" in text and "MySQL" not in text
-    as_json = parse_workflows('{"workflows": [{"name": "count_rows", "description": "Given that ...", "steps": ["a", "b"]}]}')
+    as_json = parse_workflows(
+        '{"workflows": [{"name": "count_rows", "description": "Given that ...", "steps": ["a", "b"]}]}'
+    )
     assert as_json == ["## count_rows\nGiven that ...\nStep 1: a\nStep 2: b"]
     assert parse_workflows("Here:\n## first\nstep\n## second\nstep") == ["## first\nstep", "## second\nstep"]
 
@@ -168,7 +175,10 @@ def test_save_and_load_give_identical_retrieval(tmp_path, hashing_embedder, refe
     memory = cls(deps(hashing_embedder, reference_memory_llm, config))
     memory.update(SESSION, TALK, INJECTED)
     memory.update(SQL_INFO, SQL_TRAJECTORY, SUCCESS)
-    queries = [ask("What is Caroline's puppy called?"), EpisodeInfo("dbbench", "y", "How many rows have City equal to 'Oslo'?", {})]
+    queries = [
+        ask("What is Caroline's puppy called?"),
+        EpisodeInfo("dbbench", "y", "How many rows have City equal to 'Oslo'?", {}),
+    ]
     before = [memory.retrieve(q) for q in queries]
     assert any(r.block for r in before)
     memory.save(tmp_path / "ckpt")
@@ -176,3 +186,14 @@ def test_save_and_load_give_identical_retrieval(tmp_path, hashing_embedder, refe
     restored.load(tmp_path / "ckpt")
     assert [restored.retrieve(q) for q in queries] == before
     assert json.loads((tmp_path / "ckpt" / "state.json").read_text())["version"] == STATE_VERSION
+
+
+def test_the_mem0ai_backend_refuses_the_reference_model_or_a_missing_package(hashing_embedder):
+    """The mem0ai path is exercised against a real endpoint only (the library's prompts carry no
+    operation tag); here: it says clearly what it needs."""
+
+    class ReferenceClient:
+        endpoint = "reference"
+
+    with pytest.raises(RuntimeError, match="mem0ai"):
+        Mem0Memory(deps(hashing_embedder, ReferenceClient(), {"backend": "mem0ai"}))
