@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import ClassVar
 
 from memories.base import STATE_VERSION, Memory, Recall, UpdateReport
 from pytest_amb.interfaces import EpisodeInfo, Message, Outcome, RetrievedItem
@@ -20,7 +21,12 @@ from pytest_amb.interfaces import EpisodeInfo, Message, Outcome, RetrievedItem
 
 class RecentMemory(Memory):
     name = "recent"
-    default_config = {"keep": 3, "placement": "front", "success_only": True, "include_session_injection": False}
+    default_config: ClassVar[dict] = {
+        "keep": 3,
+        "placement": "front",
+        "success_only": True,
+        "include_session_injection": False,
+    }
 
     def __init__(self, deps):
         super().__init__(deps)  # merges default_config with the user's overrides into self.config
