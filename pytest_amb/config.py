@@ -49,6 +49,8 @@ class RunConfig:
     db_url: str | None
     run_dir: Path
     embedding_model: str
+    resume: str | None = None  # "latest" or a run id (not part of the results' definition)
+    reference_latency: float = 0.0
     memory_config: Path | None = None
     memory_overrides: dict = field(default_factory=dict)
     params: ModeParams = field(default_factory=ModeParams)
@@ -248,6 +250,14 @@ def resolve(raw: dict[str, RawValue], rootdir: Path) -> RunConfig:
     if not embedding_model:
         fail("embedding_model", "empty; give a sentence-transformers model name or path")
 
+    resume = (raw["resume"].value or "").strip() or None
+    try:
+        reference_latency = float(raw["reference_latency"].value or 0)
+    except ValueError:
+        reference_latency = -1.0
+    if reference_latency < 0:
+        fail("reference_latency", f"'{raw['reference_latency'].value}' is not accepted; give seconds >= 0")
+
     return RunConfig(
         mode=mode,
         memories=tuple(memory_names),
@@ -262,6 +272,8 @@ def resolve(raw: dict[str, RawValue], rootdir: Path) -> RunConfig:
         db_url=db_url,
         run_dir=run_dir,
         embedding_model=embedding_model,
+        resume=resume,
+        reference_latency=reference_latency,
         memory_config=memory_config,
         memory_overrides=memory_overrides,
         params=params,

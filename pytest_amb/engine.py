@@ -7,6 +7,7 @@ One engine per pytest process. Nothing here is created in runs that collect no b
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import memories as memory_registry
 from memories.base import MemoryDeps, Scope
@@ -16,6 +17,7 @@ from pytest_amb.interfaces import JudgeError, TaskServices
 from pytest_amb.llm.client import LLMClient, LLMError, UsageLedger, api_key_from_environment
 from pytest_amb.llm.oracle import OracleAgent
 from pytest_amb.plan import SAMPLE, Plan, Step
+from pytest_amb.resume import find_checkpoint, save_checkpoint
 from pytest_amb.runner import StepResult, run_step
 from taskcases.registry import family_module
 
@@ -35,9 +37,10 @@ INFRASTRUCTURE_ERRORS = (LLMError, JudgeError, EmbedderError, OSError)
 
 
 class Engine:
-    def __init__(self, config: RunConfig, plan: Plan):
+    def __init__(self, config: RunConfig, plan: Plan, checkpoints: Path | None = None):
         self.config = config
         self.plan = plan
+        self.checkpoints = checkpoints  # <run>/checkpoints; None = no checkpoints (unit tests)
         self.ledger = UsageLedger()
         self._reference = None
         self._agent = None
@@ -52,7 +55,7 @@ class Engine:
         if self._reference is None:
             from pytest_amb.llm.reference.server import ReferenceServer
 
-            self._reference = ReferenceServer().start()
+            self._reference = ReferenceServer(latency_s=self.config.reference_latency).start()
         return self._reference.base_url
 
     def _client(self, model: str) -> LLMClient:
@@ -124,9 +127,20 @@ class Engine:
 
     # -- steps --------------------------------------------------------------------------------------
     def _stream(self, step: Step) -> StreamState:
+        """The stream's memory in this process; a stream met mid-way (a resumed run, or the rest of a
+        stream whose worker crashed) starts from the checkpoint of the step before, if there is one."""
         if step.stream not in self._streams:
             memory_name = self.plan.stream(step.stream).memory
-            self._streams[step.stream] = StreamState(memory=self._new_memory(memory_name, step.stream))
+            state = StreamState(memory=self._new_memory(memory_name, step.stream))
+            previous = (
+                find_checkpoint(self.checkpoints, step.stream, step.position - 1)
+                if self.checkpoints and step.position
+                else None
+            )
+            if previous is not None:
+                state.memory.load(previous)
+                state.next_position = step.position
+            self._streams[step.stream] = state
         return self._streams[step.stream]
 
     def provenance(self, step: Step) -> dict:
@@ -146,11 +160,11 @@ class Engine:
             raise StreamOrderError(
                 f"step {step.id} needs the steps before it in its stream to have run in this process "
                 f"(next expected position: {state.next_position}). Do not deselect parts of a stream "
-                "(-k, --deselect, --lf) and do not run it with a scheduler that splits streams"
+                "(-k, --deselect, --lf). If the run was interrupted or a worker crashed, finish it with --amb-resume"
             )
         try:
             task = self.tasks()[step.task]
-            return run_step(
+            result = run_step(
                 step,
                 task=task,
                 memory=state.memory,
@@ -161,6 +175,9 @@ class Engine:
             )
         finally:
             state.next_position += 1  # a step that could not start still takes its place in the stream
+        if self.checkpoints is not None:
+            save_checkpoint(state.memory, self.checkpoints, step.stream, step.position)
+        return result
 
     def close(self) -> None:
         for task in (self._tasks or {}).values():

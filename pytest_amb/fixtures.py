@@ -20,7 +20,7 @@ def amb_engine(request):
     from pytest_amb.engine import Engine
 
     bench = _bench(request.config)
-    engine = Engine(bench.config, bench.plan())
+    engine = Engine(bench.config, bench.plan(), checkpoints=bench.run_path / "checkpoints")
     yield engine
     engine.close()
 

@@ -17,6 +17,7 @@ class OptionSpec:
     help: str
     default: str | None = None
     metavar: str = "VALUE"
+    const: str | None = None  # the value of the bare flag (an optional argument)
 
     @property
     def flag(self) -> str:
@@ -127,6 +128,18 @@ OPTIONS: tuple[OptionSpec, ...] = (
     ),
     OptionSpec("run_dir", "parent folder of run directories", default="reports/runs", metavar="DIR"),
     OptionSpec(
+        "resume",
+        "finish an interrupted run of the same configuration: the latest one, or the run id given",
+        metavar="RUN_ID",
+        const="latest",
+    ),
+    OptionSpec(
+        "reference_latency",
+        "seconds the reference model waits before every answer (for throughput benchmarks)",
+        default="0",
+        metavar="SECONDS",
+    ),
+    OptionSpec(
         "embedding_model",
         "sentence-transformers model name or path; 'all-MiniLM-L6-v2' = the bundled, hash-checked copy",
         default="all-MiniLM-L6-v2",
@@ -144,7 +157,8 @@ class RawValue:
 def add_options(parser) -> None:
     group = parser.getgroup("amb", "AgentMemoryBench (pytest-amb)")
     for spec in OPTIONS:
-        group.addoption(spec.flag, dest=spec.dest, default=None, metavar=spec.metavar, help=spec.help)
+        extra = {"nargs": "?", "const": spec.const} if spec.const else {}
+        group.addoption(spec.flag, dest=spec.dest, default=None, metavar=spec.metavar, help=spec.help, **extra)
         parser.addini(spec.ini, help=f"{spec.help} (twin of {spec.flag})", default=None)
 
 

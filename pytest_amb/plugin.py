@@ -35,12 +35,18 @@ def pytest_configure(config):
         raise pytest.UsageError(str(exc)) from None
     from pytest_amb import fixtures
     from pytest_amb.plan import PlanError
+    from pytest_amb.resume import ResumeError
     from pytest_amb.session import BenchSession
 
     bench = BenchSession(config, run_config)
     try:
         bench.plan()
-    except PlanError as exc:
+        bench.prepare_run()
+    except (PlanError, ResumeError) as exc:
         raise pytest.UsageError(str(exc)) from None
     config.pluginmanager.register(bench, SESSION_PLUGIN)
+    if config.pluginmanager.hasplugin("xdist") and not hasattr(config, "workerinput"):
+        from pytest_amb.scheduling import StreamSchedulingPlugin
+
+        config.pluginmanager.register(StreamSchedulingPlugin(bench), "amb-stream-scheduling")
     config.pluginmanager.register(fixtures, "amb-fixtures")

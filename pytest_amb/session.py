@@ -9,7 +9,9 @@ journals it and, at the end, writes summary.json and the terminal summary.
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
@@ -26,7 +28,51 @@ class BenchSession:
         self._families: dict[str, str] = {}
         self.results: list[dict] = []
         self.journal = None
-        self.run_id = None
+        self.run_path: Path | None = None  # decided at configure; created on first write
+        self.resumed = False
+        self.resume_starts: dict[str, int] = {}  # stream -> first position still to run
+
+    @property
+    def run_id(self) -> str | None:
+        return self.run_path.name if self.run_path else None
+
+    def prepare_run(self) -> None:
+        """Where this run writes, and (with --amb-resume) what is already done. Workers get both from the
+        controller (``pytest_configure_node``); the controller decides before any worker starts."""
+        from pytest_amb import resume
+        from pytest_amb.journal import new_run_id
+
+        workerinput = getattr(self.pytest_config, "workerinput", None)
+        if workerinput is not None and "amb_run_path" in workerinput:
+            self.run_path = Path(workerinput["amb_run_path"])
+            self.resume_starts = dict(workerinput["amb_resume_starts"])
+            return
+        if self.config.resume:
+            self.run_path = resume.find_run(self.config.run_dir, self.config.resume, self.config.hash)
+            step_ids = {step.id: (step.stream, step.position) for step in self.plan().steps()}
+            kept, self.resume_starts = resume.completed_prefix(resume.read_results(self.run_path), step_ids)
+            self._rewrite_journal(kept)
+            self.results = [{k: v for k, v in r.items() if k != "config_hash"} for r in kept]
+            self.resumed = True
+            return
+        run_id = new_run_id(self.config.hash)
+        path, suffix = self.config.run_dir / run_id, 1
+        while path.exists():
+            suffix += 1
+            path = self.config.run_dir / f"{run_id}-{suffix}"
+        self.run_path = path
+
+    def _rewrite_journal(self, kept: list[dict]) -> None:
+        """steps.jsonl keeps only the steps whose results count; the rest run again."""
+        target = self.run_path / "steps.jsonl"
+        temporary = target.with_suffix(".tmp")
+        temporary.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in kept), encoding="utf-8")
+        temporary.replace(target)
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_configure_node(self, node):
+        node.workerinput["amb_run_path"] = str(self.run_path)
+        node.workerinput["amb_resume_starts"] = self.resume_starts
 
     # -- plan ---------------------------------------------------------------------------------------
     def plan(self):
@@ -70,8 +116,12 @@ class BenchSession:
                                      item.callspec.params[STEP_FIXTURE].position))  # fmt: skip
         others = [item for i, item in enumerate(items) if i not in set(slots)]
         items[:] = others[: slots[0]] + bench + others[slots[0] :]
-        if empty:  # modules of task families this run does not select
-            config.hook.pytest_deselected(items=empty)
+        done = [item for item in bench
+                if item.callspec.params[STEP_FIXTURE].position < self.resume_starts.get(item.callspec.params[STEP_FIXTURE].stream, 0)]  # fmt: skip
+        if done:  # --amb-resume: their journaled results count
+            items[:] = [item for item in items if item not in set(done)]
+        if empty or done:  # modules of task families this run does not select, and steps already done
+            config.hook.pytest_deselected(items=empty + done)
 
     def pytest_report_collectionfinish(self, config, start_path, items):
         if not any(STEP_FIXTURE in getattr(item, "fixturenames", ()) for item in items):
@@ -91,7 +141,7 @@ class BenchSession:
         report = yield
         payload = item.stash.get(RESULT_KEY, None)
         already = item.stash.get(_ATTACHED_KEY, False)
-        if payload is not None and not already and (call.when == "call" or report.failed):
+        if payload is not None and not already:  # the setup report: journaled even if the process dies next
             setattr(report, REPORT_ATTRIBUTE, payload)
             item.stash[_ATTACHED_KEY] = True
         return report
@@ -107,16 +157,14 @@ class BenchSession:
         self.results.append(payload)
 
     def _start_journal(self):
-        from pytest_amb.journal import Journal, file_sha256, new_run_id, versions
+        from pytest_amb.journal import Journal, file_sha256, versions
 
-        self.run_id = new_run_id(self.config.hash)
-        path = self.config.run_dir / self.run_id
-        suffix = 1
-        while path.exists():
-            suffix += 1
-            path = self.config.run_dir / f"{self.run_id}-{suffix}"
-        self.run_id = path.name
-        self.journal = Journal(path, self.config.hash)
+        self.journal = Journal(self.run_path, self.config.hash)
+        if self.resumed:
+            run = json.loads((self.run_path / "run.json").read_text(encoding="utf-8"))
+            run.setdefault("resumed_at", []).append(datetime.now(UTC).isoformat())
+            self.journal.start(run)
+            return
         self.journal.start(
             {
                 "run_id": self.run_id,
@@ -135,8 +183,10 @@ class BenchSession:
         )
 
     def pytest_terminal_summary(self, terminalreporter):
-        if not self.results:
+        if not self.results or hasattr(self.pytest_config, "workerinput"):
             return
+        if self.journal is None:  # a resumed run with nothing left to run
+            self._start_journal()
         from pytest_amb.report.summary import summarize
         from pytest_amb.report.terminal import render
 
@@ -147,6 +197,7 @@ class BenchSession:
                 "run_dir": str(self.journal.path),
                 "config": self.config.to_json(),
                 "reference_model": self.config.uses_reference_model,
+                "stream_order": [stream.id for stream in self.plan().streams],
             },
         )
         self.journal.write_summary(summary)

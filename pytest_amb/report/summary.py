@@ -27,11 +27,14 @@ def primary_samples(results: list[dict]) -> list[dict]:
 
 
 def summarize(results: list[dict], run: dict) -> dict:
-    """Per-stream metrics, transfer gains and totals. ``run`` is the run metadata (id, config, reference flag)."""
+    """Per-stream metrics, transfer gains and totals. ``run`` is the run metadata (id, config, reference
+    flag, ``stream_order``: the plan's stream ids, so the summary does not depend on completion order)."""
     by_stream: dict[str, list[dict]] = defaultdict(list)
     for result in results:
         by_stream[result["step"]["stream"]].append(result)
-    ordered = {sid: sorted(items, key=lambda r: r["step"]["position"]) for sid, items in by_stream.items()}
+    plan_order = {sid: n for n, sid in enumerate(run.get("stream_order") or [])}
+    streams_in_order = sorted(by_stream, key=lambda sid: (plan_order.get(sid, len(plan_order)), sid))
+    ordered = {sid: sorted(by_stream[sid], key=lambda r: r["step"]["position"]) for sid in streams_in_order}
     streams = [_stream_summary(sid, items) for sid, items in ordered.items()]
     return {
         "schema": SCHEMA,
