@@ -42,7 +42,9 @@ def main() -> None:
                 (stream,) = summary["streams"]
                 print(f"oracle  {task[0]:<24} {stream['backends'][0]:<55} ASR {stream['success']['asr']:.3f} "
                       f"n={stream['success']['n']} errors={stream['errors']} {elapsed:.1f}s")  # fmt: skip
-        summary, elapsed = run(runs, "--amb-task=dbbench", "--amb-memory=zero_shot,stream_icl", "--amb-seed=66,67,68,69,70")
+        summary, elapsed = run(
+            runs, "--amb-task=dbbench", "--amb-memory=zero_shot,stream_icl", "--amb-seed=66,67,68,69,70"
+        )
         by_memory: dict[str, list[float]] = {}
         for stream in summary["streams"]:
             by_memory.setdefault(stream["memory"], []).append(stream["success"]["asr"])

@@ -74,7 +74,9 @@ def test_a_real_mariadb_server_scores_the_oracle_and_never_shows_the_password(py
     run, _, summary = _only_run(pytester)
     assert "MariaDB" in summary["streams"][0]["backends"][0]
     assert summary["config"]["db_url"] == f"mysql://amb_admin:***@127.0.0.1:{root.port}"
-    everything = "\n".join(result.outlines + result.errlines) + "".join(p.read_text() for p in run.rglob("*") if p.is_file() and p.suffix in (".json", ".jsonl"))
+    everything = "\n".join(result.outlines + result.errlines) + "".join(
+        p.read_text() for p in run.rglob("*") if p.is_file() and p.suffix in (".json", ".jsonl")
+    )
     assert "S3cret-pw" not in everything
     with pymysql.connect(**root.connect_kwargs()) as conn, conn.cursor() as cursor:
         cursor.execute("SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME LIKE 'amb\\_%'")
