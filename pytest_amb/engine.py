@@ -16,7 +16,7 @@ from pytest_amb.config import ORACLE_MODEL, REFERENCE_MODEL, RunConfig
 from pytest_amb.interfaces import JudgeError, TaskServices
 from pytest_amb.llm.client import LLMClient, LLMError, UsageLedger, api_key_from_environment
 from pytest_amb.llm.oracle import OracleAgent
-from pytest_amb.plan import SAMPLE, Plan, Step
+from pytest_amb.plan import SAMPLE, Plan, Step, memory_anchors
 from pytest_amb.resume import find_checkpoint, save_checkpoint
 from pytest_amb.runner import StepResult, run_step
 from taskcases.registry import family_module
@@ -29,7 +29,7 @@ class StreamOrderError(RuntimeError):
 @dataclass
 class StreamState:
     memory: object
-    next_position: int = 0
+    last_learned: int = -1  # position of the last step that updated this memory (-1: none yet)
 
 
 # Problems outside the agent's control: reported as ERRORs, never as wrong answers.
@@ -49,6 +49,16 @@ class Engine:
         self._embedder = None
         self._streams: dict[str, StreamState] = {}
         self._memory_clients: dict[str, LLMClient] = {}
+        self._snapshots: dict[tuple[str, int], object] = {}
+        self.anchors = {
+            step.id: anchor
+            for stream in plan.streams
+            for step, anchor in zip(stream.steps, memory_anchors(stream.steps))
+        }
+        # checkpoints read-only steps start from: kept for the whole run
+        self.kept_anchors = {
+            stream.id: {self.anchors[s.id] for s in stream.steps if not s.update} for stream in plan.streams
+        }
 
     # -- services -----------------------------------------------------------------------------------
     def _reference_url(self) -> str:
@@ -128,20 +138,40 @@ class Engine:
     # -- steps --------------------------------------------------------------------------------------
     def _stream(self, step: Step) -> StreamState:
         """The stream's memory in this process; a stream met mid-way (a resumed run, or the rest of a
-        stream whose worker crashed) starts from the checkpoint of the step before, if there is one."""
+        stream whose worker crashed) starts from the checkpoint of its last learning step, if there is one."""
         if step.stream not in self._streams:
-            memory_name = self.plan.stream(step.stream).memory
-            state = StreamState(memory=self._new_memory(memory_name, step.stream))
+            state = StreamState(memory=self._new_memory(self.plan.stream(step.stream).memory, step.stream))
+            anchor = self.anchors[step.id]
             previous = (
-                find_checkpoint(self.checkpoints, step.stream, step.position - 1)
-                if self.checkpoints and step.position
-                else None
+                find_checkpoint(self.checkpoints, step.stream, anchor) if self.checkpoints and anchor >= 0 else None
             )
             if previous is not None:
                 state.memory.load(previous)
-                state.next_position = step.position
+                state.last_learned = anchor
             self._streams[step.stream] = state
         return self._streams[step.stream]
+
+    def _frozen_memory(self, step: Step):
+        """The memory a read-only step needs: the stream's own when it is at the right point in this
+        process, else the checkpoint of the stream's last learning step before it (fan-out under xdist)."""
+        anchor = self.anchors[step.id]
+        state = self._streams.get(step.stream)
+        if state is not None and state.last_learned == anchor:
+            return state.memory
+        key = (step.stream, anchor)
+        if key not in self._snapshots:
+            memory = self._new_memory(self.plan.stream(step.stream).memory, step.stream)
+            if anchor >= 0:
+                found = find_checkpoint(self.checkpoints, step.stream, anchor) if self.checkpoints else None
+                if found is None:
+                    raise StreamOrderError(
+                        f"step {step.id} reads the memory as it was after position {anchor} of its stream, and no "
+                        "checkpoint of it exists (that step did not complete). Finish the run with --amb-resume"
+                    )
+                memory.load(found)
+            self._snapshots = {k: v for k, v in self._snapshots.items() if k[0] != step.stream}  # one per stream
+            self._snapshots[key] = memory
+        return self._snapshots[key]
 
     def provenance(self, step: Step) -> dict:
         task = self.tasks()[step.task]
@@ -155,28 +185,39 @@ class Engine:
         }  # fmt: skip
 
     def run(self, step: Step) -> StepResult:
-        state = self._stream(step)
-        if step.position != state.next_position:
-            raise StreamOrderError(
-                f"step {step.id} needs the steps before it in its stream to have run in this process "
-                f"(next expected position: {state.next_position}). Do not deselect parts of a stream "
-                "(-k, --deselect, --lf). If the run was interrupted or a worker crashed, finish it with --amb-resume"
-            )
+        """Run one step. A learning step (it updates memory) must follow the stream's previous learning
+        step in this process; a read-only step needs the memory as of the learning step before it."""
+        anchor = self.anchors[step.id]
+        if step.update:
+            state = self._stream(step)
+            if state.last_learned != anchor:
+                raise StreamOrderError(
+                    f"step {step.id} needs the steps before it in its stream to have run in this process "
+                    f"(it follows position {anchor}; this process is at {state.last_learned}). Do not deselect parts "
+                    "of a stream (-k, --deselect, --lf). If the run was interrupted or a worker crashed, finish it "
+                    "with --amb-resume"
+                )
+            memory = state.memory
+        else:
+            state, memory = None, self._frozen_memory(step)
+        completed = False
         try:
             task = self.tasks()[step.task]
             result = run_step(
                 step,
                 task=task,
-                memory=state.memory,
+                memory=memory,
                 agent_llm=self._agent_for(task, step),
                 ledger=self.ledger,
                 provenance=self.provenance(step),
                 infrastructure_errors=INFRASTRUCTURE_ERRORS,
             )
+            completed = True
         finally:
-            state.next_position += 1  # a step that could not start still takes its place in the stream
-        if self.checkpoints is not None:
-            save_checkpoint(state.memory, self.checkpoints, step.stream, step.position)
+            if state is not None:
+                state.last_learned = step.position  # a step that could not start still takes its place
+        if completed and state is not None and self.checkpoints is not None:
+            save_checkpoint(memory, self.checkpoints, step.stream, step.position, keep=self.kept_anchors[step.stream])
         return result
 
     def close(self) -> None:

@@ -93,7 +93,9 @@ def checkpoint_path(root: Path, stream: str, position: int) -> Path:
     return stream_folder(root, stream) / f"{position:05d}"
 
 
-def save_checkpoint(memory, root: Path, stream: str, position: int) -> Path:
+def save_checkpoint(memory, root: Path, stream: str, position: int, keep=frozenset()) -> Path:
+    """Save atomically; older checkpoints are removed except the last two and the positions in ``keep``
+    (the ones read-only steps start from)."""
     target = checkpoint_path(root, stream, position)
     temporary = target.with_name(target.name + ".tmp")
     shutil.rmtree(temporary, ignore_errors=True)
@@ -103,7 +105,8 @@ def save_checkpoint(memory, root: Path, stream: str, position: int) -> Path:
     temporary.rename(target)
     done = sorted(p for p in target.parent.iterdir() if p.name.isdigit())
     for old in done[:-KEEP_CHECKPOINTS]:
-        shutil.rmtree(old, ignore_errors=True)
+        if int(old.name) not in keep:
+            shutil.rmtree(old, ignore_errors=True)
     return target
 
 

@@ -123,6 +123,17 @@ class Plan:
         raise KeyError(stream_id)
 
 
+def memory_anchors(steps) -> list[int]:
+    """For each step, the position of the last step before it that updates memory (-1: none). A step
+    that only reads memory can run from the checkpoint taken after that step."""
+    anchors, last = [], -1
+    for step in steps:
+        anchors.append(last)
+        if step.update:
+            last = step.position
+    return anchors
+
+
 def stream_id(memory: str, name: str, seed: int, several_seeds: bool) -> str:
     return f"{memory}/{name}" + (f"/seed{seed}" if several_seeds else "")
 

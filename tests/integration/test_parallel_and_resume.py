@@ -64,6 +64,21 @@ def test_results_do_not_depend_on_the_number_of_workers(pytester):
     assert len({s["step"]["stream"] for s in steps}) == 6
 
 
+@pytest.mark.parametrize("mode", ["offline", "replay", "transfer"])
+def test_read_only_phases_fan_out_with_identical_results(pytester, mode):
+    """Offline tests, replay tests and forward probes run on any worker from the stream's checkpoint."""
+    args = [f"--amb-mode={mode}", "--amb-memory=stream_icl", "--amb-task=dbbench,locomo", "--amb-limit=30",
+            "--amb-replay-m=8", "--amb-replay-n=4"]  # fmt: skip
+    serial, parallel = pytester.path / "serial", pytester.path / "parallel"
+    _run(pytester, serial, *args)
+    result = _run(pytester, parallel, *args, "-n", "4", "-v")
+    assert "errors" not in result.parseoutcomes()
+    assert _outcome(_only_dir(serial)) == _outcome(_only_dir(parallel))
+    read_only = {"offline": "-test-", "replay": "-replay_test-", "transfer": "-forward_test-"}[mode]
+    workers = {line.split("]")[0] for line in result.outlines if read_only in line and line.startswith("[gw")}
+    assert len(workers) >= 2  # the read-only steps did not all stay on one worker
+
+
 def test_a_killed_session_resumes_to_the_same_final_metrics(pytester):
     reference = pytester.path / "uninterrupted"
     _run(pytester, reference, *ARGS)
