@@ -132,7 +132,7 @@ class StreamSchedulingPlugin:
                     return
                 mine = [scope for scope, (needed, _) in self.held.items() if self._runs(node, needed)]
                 if mine:
-                    needed, unit = self.held.pop(mine[0])
+                    _, unit = self.held.pop(mine[0])
                     self.workqueue[mine[0]] = unit
                     self.workqueue.move_to_end(mine[0], last=False)
                     self._assign_work_unit(node)
