@@ -100,7 +100,7 @@ class StreamSchedulingPlugin:
                 collected = {param_of(n) for n in self.collection}
                 for scope, unit in sorted(units.items(), key=lambda kv: -len(kv[1])):  # longest first
                     needed = waits_for.get(scope)
-                    if needed in collected:  # a dependency deselected (a resumed run) is already done
+                    if needed is not None and needed in collected:  # deselected (a resumed run): already done
                         self.held[scope] = (needed, unit)
                     else:
                         self.workqueue[scope] = unit

@@ -11,7 +11,14 @@ from pytest_amb.journal import read_steps
 
 # In-process pytester runs import the already-imported plugin packages again; pytest then warns that
 # it cannot rewrite their asserts, which is harmless here.
-BENCH = ["--pyargs", "taskcases.locomo.test_locomo", "-p", "no:cacheprovider", "-W", "ignore::pytest.PytestAssertRewriteWarning"]
+BENCH = [
+    "--pyargs",
+    "taskcases.locomo.test_locomo",
+    "-p",
+    "no:cacheprovider",
+    "-W",
+    "ignore::pytest.PytestAssertRewriteWarning",
+]
 VOLATILE = ("wall_s", "latency_s")
 
 
@@ -123,7 +130,11 @@ def test_the_plugin_is_inert_without_benchmark_items(pytester):
 @pytest.mark.parametrize(
     "args, env, message",
     [
-        (["--amb-mode=sideways"], {}, "--amb-mode (from --amb-mode): 'sideways' is not accepted; accepted: offline, online,*"),
+        (
+            ["--amb-mode=sideways"],
+            {},
+            "--amb-mode (from --amb-mode): 'sideways' is not accepted; accepted: offline, online,*",
+        ),
         ([], {"AMB_MODE": "offline", "AMB_TRAIN_SIZE": "1.5"}, "--amb-train-size: 1.5 is not accepted*"),
         (["--amb-memory=mem1"], {}, "*'mem1' is not accepted; accepted: *zero_shot, stream_icl, awm_pro, mem0, mems"),
         (["--amb-task=locomo-4"], {}, "*task 'locomo-4' reads the original data: pass --amb-data-dir*"),

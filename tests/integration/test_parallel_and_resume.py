@@ -127,6 +127,14 @@ def test_resume_refuses_a_run_of_another_configuration(pytester):
     result.stderr.fnmatch_lines(["*--amb-resume: no run under * has this configuration*"])
 
 
+def test_plain_tests_run_under_xdist_with_the_stream_scheduler(pytester):
+    pytester.makepyfile(
+        test_plain="import pytest\n\n@pytest.mark.parametrize('n', range(7))\ndef test_n(n):\n    assert n >= 0\n"
+    )
+    result = pytester.runpytest_subprocess("-n", "2", "-v", "-p", "no:cacheprovider", "test_plain.py", timeout=120)
+    result.stdout.fnmatch_lines(["scheduling tests via StreamScheduling", "*7 passed*"])
+
+
 def test_dist_each_is_refused(pytester):
     result = _run(pytester, pytester.path / "runs", "--amb-task=dbbench", "--amb-limit=2", "-n", "2", "--dist", "each")
     assert "--dist each runs every item on every worker" in result.stderr.str() + result.stdout.str()

@@ -144,7 +144,10 @@ def test_reply_is_an_assistant_message(client):
 @pytest.mark.parametrize("placement", ["front", "tail"])
 def test_answers_with_memory_injected_either_way(client, placement):
     messages = inject(
-        [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": "When did Caroline go to the support group?"}],
+        [
+            {"role": "system", "content": SYSTEM_PROMPT},
+            {"role": "user", "content": "When did Caroline go to the support group?"},
+        ],
         CONVERSATION,
         placement,
     )
@@ -186,7 +189,10 @@ def test_the_later_of_two_conflicting_facts_wins(client, lines, expected):
 @pytest.mark.parametrize(
     "messages",
     [
-        [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": "What is the name of Melanie's dog?"}],
+        [
+            {"role": "system", "content": SYSTEM_PROMPT},
+            {"role": "user", "content": "What is the name of Melanie's dog?"},
+        ],
         qa_messages("", "What is the name of Melanie's dog?"),
         # context that has nothing to do with the question
         qa_messages("Caroline: The weather is nice.", "What is the name of Melanie's dog?"),
@@ -271,7 +277,15 @@ def test_ledger_records_one_call_record_per_call(client, ledger):
         assert call.prompt_tokens > 0
         assert call.completion_tokens > 0
         assert call.latency_s > 0
-        assert set(call.to_json()) == {"purpose", "operation", "model", "endpoint", "prompt_tokens", "completion_tokens", "latency_s"}
+        assert set(call.to_json()) == {
+            "purpose",
+            "operation",
+            "model",
+            "endpoint",
+            "prompt_tokens",
+            "completion_tokens",
+            "latency_s",
+        }
     assert ledger.calls == []  # drained
 
 

@@ -85,7 +85,9 @@ class _FixedJudge:
 
 
 def test_episode_scores_the_answer_and_session_messages_keep_speakers_and_captions(tmp_path):
-    path = _write(tmp_path, _conversation([{"question": "Who waved?", "answer": "Ann", "evidence": ["D1:1"], "category": 4}]))
+    path = _write(
+        tmp_path, _conversation([{"question": "Who waved?", "answer": "Ann", "evidence": ["D1:1"], "category": 4}])
+    )
     task = LocomoTask("t", load_conversations(path)[0], _FixedJudge())
     episode = task.open("qa-0")
     assert [m["role"] for m in episode.messages] == ["system", "user"]
@@ -105,7 +107,12 @@ def test_episode_scores_the_answer_and_session_messages_keep_speakers_and_captio
 
 @pytest.mark.parametrize(
     "content, expected",
-    [("Answer: 7 May", "7 May"), ("The answer is: Paris", "Paris"), ("final answer - blue", "blue"), ("  plain ", "plain")],
+    [
+        ("Answer: 7 May", "7 May"),
+        ("The answer is: Paris", "Paris"),
+        ("final answer - blue", "blue"),
+        ("  plain ", "plain"),
+    ],
 )
 def test_extract_answer_strips_answer_prefixes(content, expected):
     assert extract_answer(content) == expected

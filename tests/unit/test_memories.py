@@ -48,7 +48,9 @@ def test_stream_icl_stores_dated_session_chunks_and_retrieves_the_relevant_one(h
     assert "Lisbon" in augmentation.retrieved[0].text  # most similar first
     assert augmentation.retrieved[0].score >= augmentation.retrieved[-1].score
     content = augmentation.messages[1]["content"]
-    assert content.startswith("Here are some examples") and content.endswith(f"{MEMORY_SEPARATOR}\n\nWhere does Ann live?")
+    assert content.startswith("Here are some examples") and content.endswith(
+        f"{MEMORY_SEPARATOR}\n\nWhere does Ann live?"
+    )
 
 
 def test_stream_icl_learns_only_from_successful_episodes(hashing_embedder):
@@ -90,7 +92,10 @@ def test_zero_shot_puts_injected_sessions_between_system_and_question(tmp_path):
     memory.update(second, TURNS[2:3], INJECTED)
     messages = memory.augment(_qa(), QUESTION).messages
     assert [m["role"] for m in messages] == ["system", "user", "user", "user"]
-    assert messages[1]["content"] == "[Session 1 — 1:00 pm on 2 May, 2023]\nAnn: turn 0 about boats\nAnn: turn 1 about boats"
+    assert (
+        messages[1]["content"]
+        == "[Session 1 — 1:00 pm on 2 May, 2023]\nAnn: turn 0 about boats\nAnn: turn 1 about boats"
+    )
     assert messages[2]["content"].startswith("[Session 2 — 9 May, 2023]")
     assert messages[3] == QUESTION[1]
     memory.save(tmp_path / "z")

@@ -190,3 +190,19 @@ def test_same_seed_same_plan_other_seed_other_plan(mode):
 def test_mode_parameters_that_make_no_sense_name_the_option(mode, indexes, params, message):
     with pytest.raises(PlanError, match=message.replace("(", r"\(").replace(")", r"\)").replace("]", r"\]")):
         plan(mode, indexes, **params)
+
+
+def test_xdist_work_units_keep_learning_steps_together_and_chunk_read_only_steps():
+    from pytest_amb.scheduling import CHUNK, work_units
+
+    offline = plan("offline", [DB])
+    scopes, waits_for = work_units(offline)
+    (stream,) = offline.streams
+    train = [s for s in stream.steps if s.phase == "train"]
+    tests = [s for s in stream.steps if s.phase == "test"]
+    assert {scopes[s.id] for s in train} == {stream.id}
+    test_scopes = [scopes[s.id] for s in tests]
+    assert len(set(test_scopes)) == -(-len(tests) // CHUNK) and stream.id not in test_scopes
+    assert set(waits_for.values()) == {train[-1].id}  # every chunk waits for the last learning step
+    online_scopes, online_waits = work_units(plan("online", [DB]))
+    assert set(online_scopes.values()) == {"stream_icl/db"} and not online_waits
