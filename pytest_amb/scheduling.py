@@ -122,6 +122,8 @@ class StreamSchedulingPlugin:
                         self._reschedule(other)
 
             def _reschedule(self, node) -> None:
+                if node not in self.registered_collections:
+                    return  # a replacement worker that has not collected yet; schedule() runs when it has
                 if node.shutting_down or self.workqueue or not self.held:
                     super()._reschedule(node)
                     return
