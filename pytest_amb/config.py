@@ -210,12 +210,16 @@ def resolve(raw: dict[str, RawValue], rootdir: Path) -> RunConfig:
     if params.cross_task and mode != "online":
         fail("cross_task", f"applies to online mode only (mode is '{mode}'); for transfer use --amb-transfer-from/-to")
 
-    try:
-        limit = int(raw["limit"].value or 0)
-    except ValueError:
-        limit = -1
-    if limit < 0:
-        fail("limit", f"'{raw['limit'].value}' is not accepted; give a whole number (0 = no limit)")
+    def non_negative(name: str, kind: type, hint: str):
+        try:
+            value = kind(raw[name].value or 0)
+        except ValueError:
+            value = -1
+        if value < 0:
+            fail(name, f"'{raw[name].value}' is not accepted; {hint}")
+        return value
+
+    limit = non_negative("limit", int, "give a whole number (0 = no limit)")
 
     model = (raw["model"].value or "").strip()
     base_url = (raw["base_url"].value or "").strip() or None
@@ -251,12 +255,7 @@ def resolve(raw: dict[str, RawValue], rootdir: Path) -> RunConfig:
         fail("embedding_model", "empty; give a sentence-transformers model name or path")
 
     resume = (raw["resume"].value or "").strip() or None
-    try:
-        reference_latency = float(raw["reference_latency"].value or 0)
-    except ValueError:
-        reference_latency = -1.0
-    if reference_latency < 0:
-        fail("reference_latency", f"'{raw['reference_latency'].value}' is not accepted; give seconds >= 0")
+    reference_latency = non_negative("reference_latency", float, "give seconds >= 0")
 
     return RunConfig(
         mode=mode,

@@ -8,6 +8,7 @@ import socket
 import pytest
 
 from pytest_amb.journal import read_steps
+from tests.support.results import stable
 
 # In-process pytester runs import the already-imported plugin packages again; pytest then warns that
 # it cannot rewrite their asserts, which is harmless here.
@@ -19,7 +20,6 @@ BENCH = [
     "-W",
     "ignore::pytest.PytestAssertRewriteWarning",
 ]
-VOLATILE = ("wall_s", "latency_s")
 
 
 def _run(pytester, *args):
@@ -28,15 +28,6 @@ def _run(pytester, *args):
 
 def _run_dirs(pytester):
     return sorted((pytester.path / "runs").iterdir())
-
-
-def _stable(value):
-    """A step result without timings (which legitimately differ between runs)."""
-    if isinstance(value, dict):
-        return {k: _stable(v) for k, v in value.items() if k not in VOLATILE}
-    if isinstance(value, list):
-        return [_stable(v) for v in value]
-    return value
 
 
 def test_online_stream_runs_in_plan_order_and_journals_every_step(pytester):
@@ -89,7 +80,7 @@ def test_same_seed_twice_gives_identical_schedule_and_results(pytester):
     _run(pytester, "--amb-memory=stream_icl", "--amb-limit=12")
     _run(pytester, "--amb-memory=stream_icl", "--amb-limit=12", "--amb-seed=7")
     first, second, other_seed = (read_steps(d) for d in _run_dirs(pytester))
-    assert _stable(first) == _stable(second)
+    assert stable(first) == stable(second)
     assert [s["step"]["sample_id"] for s in first] != [s["step"]["sample_id"] for s in other_seed]
     assert any(s["retrieved"] for s in first), "stream_icl should have retrieved something"
 

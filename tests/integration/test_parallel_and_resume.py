@@ -8,6 +8,7 @@ import signal
 import pytest
 
 from pytest_amb.journal import read_steps
+from tests.support.results import stable
 
 BENCH = ["--pyargs", "taskcases.dbbench.test_dbbench", "taskcases.locomo.test_locomo", "-p", "no:cacheprovider"]
 VOLATILE = ("wall_s", "latency_s", "run_id", "run_dir", "started_at")
@@ -23,14 +24,6 @@ def pytest_runtest_setup(item):  # before the step runs: it never completes
 """
 
 
-def _stable(value):
-    if isinstance(value, dict):
-        return {k: _stable(v) for k, v in value.items() if k not in VOLATILE}
-    if isinstance(value, list):
-        return [_stable(v) for v in value]
-    return value
-
-
 def _run(pytester, runs, *args, env=None):
     with pytest.MonkeyPatch.context() as patch:
         for name, value in (env or {}).items():
@@ -41,7 +34,9 @@ def _run(pytester, runs, *args, env=None):
 def _outcome(run_dir):
     steps = sorted(read_steps(run_dir), key=lambda s: (s["step"]["stream"], s["step"]["position"]))
     summary = json.loads((run_dir / "summary.json").read_text())
-    return _stable([{k: v for k, v in s.items() if k != "config_hash"} for s in steps]), _stable(summary["streams"])
+    return stable([{k: v for k, v in s.items() if k != "config_hash"} for s in steps], VOLATILE), stable(
+        summary["streams"], VOLATILE
+    )
 
 
 def _only_dir(path):
