@@ -20,6 +20,14 @@ REPORT_ATTRIBUTE = "amb_result"  # JSON-only step result carried on the test rep
 
 def pytest_addoption(parser):
     options.add_options(parser)
+    parser.getgroup("amb").addoption(
+        "--amb-gate",
+        action="append",
+        dest="amb_gate",
+        default=[],
+        metavar="METRIC>=VALUE",
+        help="quality gate on every stream, e.g. 'csr>=0.40' (repeatable); a failed gate fails the run",
+    )
 
 
 def pytest_configure(config):
@@ -33,7 +41,7 @@ def pytest_configure(config):
         run_config = resolve(options.read_raw(config), config.rootpath)
     except ConfigError as exc:
         raise pytest.UsageError(str(exc)) from None
-    from pytest_amb import fixtures
+    from pytest_amb import fixtures, gates
     from pytest_amb.plan import PlanError
     from pytest_amb.resume import ResumeError
     from pytest_amb.session import BenchSession
@@ -42,7 +50,8 @@ def pytest_configure(config):
     try:
         bench.plan()
         bench.prepare_run()
-    except (PlanError, ResumeError) as exc:
+        bench.gates = [gates.parse(text) for text in config.getoption("amb_gate") or []]
+    except (PlanError, ResumeError, gates.GateError) as exc:
         raise pytest.UsageError(str(exc)) from None
     config.pluginmanager.register(bench, SESSION_PLUGIN)
     if config.pluginmanager.hasplugin("xdist") and not hasattr(config, "workerinput"):

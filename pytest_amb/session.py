@@ -31,6 +31,11 @@ class BenchSession:
         self.run_path: Path | None = None  # decided at configure; created on first write
         self.resumed = False
         self.resume_starts: dict[str, int] = {}  # stream -> first position still to run
+        self.gates: list = []
+        self.gate_results: list = []
+        self.summary: dict | None = None
+        self.verdicts: dict[str, str] = {}  # nodeid -> passed / failed / error, of benchmark steps
+        self.other_failures = 0  # failed or errored reports that are not a benchmark step's wrong answer
 
     @property
     def run_id(self) -> str | None:
@@ -148,8 +153,14 @@ class BenchSession:
 
     # -- reporting (controller only) ------------------------------------------------------------------
     def pytest_runtest_logreport(self, report):
+        if hasattr(self.pytest_config, "workerinput"):
+            return
         payload = getattr(report, REPORT_ATTRIBUTE, None)
-        if payload is None or hasattr(self.pytest_config, "workerinput"):
+        if payload is not None:
+            self.verdicts[report.nodeid] = payload["status"]
+        if report.failed and self.verdicts.get(report.nodeid) != "failed":
+            self.other_failures += 1  # an ERROR step, a crash, or a test that is not a benchmark step
+        if payload is None:
             return
         if self.journal is None:
             self._start_journal()
@@ -182,15 +193,45 @@ class BenchSession:
             }
         )
 
-    def pytest_terminal_summary(self, terminalreporter):
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_sessionfinish(self, session, exitstatus):
+        """The summary, the gates, and the exit status: 0 when the run completed and every gate holds,
+        even if the agent got samples wrong; 1 for a failed gate, an ERROR step or another failing test."""
         if not self.results or hasattr(self.pytest_config, "workerinput"):
             return
+        from pytest_amb import gates
+
+        self.summary = self._summarize()
+        self.gate_results = gates.evaluate(self.gates, self.summary)
+        self.summary["gates"] = [
+            {"gate": str(r.gate), "stream": r.stream, "value": r.value, "passed": r.passed} for r in self.gate_results
+        ]
+        self.journal.write_summary(self.summary)
+        failed_gate = any(not r.passed for r in self.gate_results)
+        if session.exitstatus == pytest.ExitCode.TESTS_FAILED and not self.other_failures and not failed_gate:
+            session.exitstatus = pytest.ExitCode.OK  # wrong answers are results, not failures of the run
+        elif failed_gate and session.exitstatus == pytest.ExitCode.OK:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+    def pytest_terminal_summary(self, terminalreporter):
+        if self.summary is None:
+            return
+        from pytest_amb.report.terminal import render
+
+        terminalreporter.section("AgentMemoryBench")
+        for line in render(self.summary):
+            terminalreporter.write_line(line)
+        for result in self.gate_results:
+            terminalreporter.write_line(f"gate {result.describe()}", red=not result.passed, green=result.passed)
+        if any(not r.passed for r in self.gate_results):
+            terminalreporter.write_line("amb: a quality gate failed; the run fails", red=True, bold=True)
+
+    def _summarize(self) -> dict:
         if self.journal is None:  # a resumed run with nothing left to run
             self._start_journal()
         from pytest_amb.report.summary import summarize
-        from pytest_amb.report.terminal import render
 
-        summary = summarize(
+        return summarize(
             self.results,
             {
                 "run_id": self.run_id,
@@ -200,10 +241,6 @@ class BenchSession:
                 "stream_order": [stream.id for stream in self.plan().streams],
             },
         )
-        self.journal.write_summary(summary)
-        terminalreporter.section("AgentMemoryBench")
-        for line in render(summary):
-            terminalreporter.write_line(line)
 
     def pytest_unconfigure(self, config):
         if self.journal is not None:
