@@ -57,3 +57,15 @@ def test_a_malformed_gate_is_a_usage_error(pytester):
     result = _run(pytester, "--amb-gate", "csr=>0.1")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*--amb-gate 'csr=>0.1': expected METRIC OP NUMBER such as 'csr>=0.40'*"])
+
+
+def test_junit_xml_carries_the_step_properties(pytester):
+    import xml.etree.ElementTree as ET
+
+    xml = pytester.path / "amb.xml"
+    _run(pytester, "--amb-limit=3", f"--junitxml={xml}")
+    cases = ET.parse(xml).getroot().iter("testcase")
+    properties = [{p.get("name"): p.get("value") for p in case.iter("property")} for case in cases]
+    assert len(properties) == 3
+    assert all(p["amb_task"] == "dbbench" and p["amb_phase"] == "online" and "amb_reward" in p for p in properties)
+    assert {p["amb_memory_op"] for p in properties} == {"augment+update"}
