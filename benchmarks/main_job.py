@@ -12,7 +12,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def main() -> None:
     with tempfile.TemporaryDirectory() as runs:
-        for memory in ("stream_icl", "zero_shot"):
+        for memory in ("zero_shot", "stream_icl", "awm_pro", "mem0", "mems"):
             command = [sys.executable, "-m", "pytest", "--amb-mode=online", f"--amb-memory={memory}", "-q",
                        "-p", "no:cacheprovider", f"--amb-run-dir={runs}", *sys.argv[1:]]  # fmt: skip
             started = time.perf_counter()

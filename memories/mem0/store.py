@@ -130,9 +130,6 @@ class Mem0Store:
         documents = {r.id: r.lemmas for r in self.records.values() if in_scope(r.scope, scope)}
         return mtext.bm25_scores(query_lemmas, documents)
 
-    def in_scope(self, scope: Scope) -> list[Record]:
-        return [r for r in self.records.values() if in_scope(r.scope, scope)]
-
     # -- entities (v3) -------------------------------------------------------------------------------
     def link(self, record: Record, found: list[tuple[str, str]], scope: Scope, threshold: float = 0.95) -> None:
         if not found:

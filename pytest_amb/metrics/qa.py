@@ -8,8 +8,6 @@ from collections import defaultdict
 from pytest_amb.metrics import mean, scored
 from pytest_amb.metrics.intervals import mean_interval, wilson
 
-QA_METRICS = ("judge", "f1", "bleu")
-
 
 def qa_aggregate(results: list[dict]) -> dict:
     """Micro-averages over the scored QA samples (errored steps are excluded and counted apart;
