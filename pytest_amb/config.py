@@ -49,6 +49,8 @@ class RunConfig:
     db_url: str | None
     run_dir: Path
     embedding_model: str
+    container_engine: str = "auto"
+    os_base_image: str | None = None
     resume: str | None = None  # "latest" or a run id (not part of the results' definition)
     reference_latency: float = 0.0
     memory_config: Path | None = None
@@ -81,6 +83,7 @@ class RunConfig:
             "data_dir": str(self.data_dir) if self.data_dir else None,
             "db_url": redact_url(self.db_url),
             "embedding_model": self.embedding_model,
+            "os_base_image": self.os_base_image,
             "memory_config": str(self.memory_config) if self.memory_config else None,
             "memory_overrides": self.memory_overrides,
         }
@@ -254,6 +257,11 @@ def resolve(raw: dict[str, RawValue], rootdir: Path) -> RunConfig:
     if not embedding_model:
         fail("embedding_model", "empty; give a sentence-transformers model name or path")
 
+    container_engine = (raw["container_engine"].value or "").strip() or "auto"
+    if container_engine not in ("auto", "docker", "podman") and "://" not in container_engine:
+        fail("container_engine", f"'{container_engine}' is not accepted; accepted: auto, docker, podman, or a URL")
+    os_base_image = (raw["os_base_image"].value or "").strip() or None
+
     resume = (raw["resume"].value or "").strip() or None
     reference_latency = non_negative("reference_latency", float, "give seconds >= 0")
 
@@ -271,6 +279,8 @@ def resolve(raw: dict[str, RawValue], rootdir: Path) -> RunConfig:
         db_url=db_url,
         run_dir=run_dir,
         embedding_model=embedding_model,
+        container_engine=container_engine,
+        os_base_image=os_base_image,
         resume=resume,
         reference_latency=reference_latency,
         memory_config=memory_config,

@@ -126,6 +126,19 @@ OPTIONS: tuple[OptionSpec, ...] = (
         "dbbench SQL server, e.g. mysql://user:password@host:3306 (MySQL or MariaDB); empty = embedded SQLite",
         metavar="URL",
     ),
+    OptionSpec(
+        "container_engine",
+        "os_interaction container engine: auto (DOCKER_HOST, the Docker socket, then Podman sockets), docker, "
+        "podman, or a socket URL (unix:///..., tcp://...)",
+        default="auto",
+        metavar="ENGINE",
+    ),
+    OptionSpec(
+        "os_base_image",
+        "os_interaction: base image the task images are built FROM (default: the Dockerfiles' ubuntu:22.04; "
+        "offline machines use a locally imported root filesystem, see extra/README.md)",
+        metavar="IMAGE",
+    ),
     OptionSpec("run_dir", "parent folder of run directories", default="reports/runs", metavar="DIR"),
     OptionSpec(
         "resume",
