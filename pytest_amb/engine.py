@@ -13,7 +13,7 @@ import memories as memory_registry
 from memories.base import MemoryDeps, Scope
 from memories.embedder import CountingEmbedder, EmbedderError
 from pytest_amb.config import ORACLE_MODEL, REFERENCE_MODEL, RunConfig
-from pytest_amb.interfaces import JudgeError, TaskServices
+from pytest_amb.interfaces import EnvironmentUnavailable, JudgeError, TaskServices
 from pytest_amb.llm.client import LLMClient, LLMError, UsageLedger, api_key_from_environment
 from pytest_amb.llm.oracle import OracleAgent
 from pytest_amb.plan import SAMPLE, Plan, Step, memory_anchors
@@ -97,7 +97,9 @@ class Engine:
 
     def tasks(self) -> dict:
         if self._tasks is None:
-            services = TaskServices(judge_llm=self._judge_llm(), db_url=self.config.db_url)
+            c = self.config
+            services = TaskServices(judge_llm=self._judge_llm(), db_url=c.db_url,
+                                    container_engine=c.container_engine, os_base_image=c.os_base_image)  # fmt: skip
             tasks = {}
             for source in self.config.tasks:
                 for task in family_module(source.family).make_tasks(source, services):
@@ -200,24 +202,28 @@ class Engine:
             memory = state.memory
         else:
             state, memory = None, self._frozen_memory(step)
-        completed = False
+        completed, unavailable = False, None
         try:
             task = self.tasks()[step.task]
-            result = run_step(
-                step,
-                task=task,
-                memory=memory,
-                agent_llm=self._agent_for(task, step),
-                ledger=self.ledger,
-                provenance=self.provenance(step),
-                infrastructure_errors=INFRASTRUCTURE_ERRORS,
-            )
+            unavailable = _unavailable(task) if step.kind == SAMPLE else None
+            if unavailable is None:
+                result = run_step(
+                    step,
+                    task=task,
+                    memory=memory,
+                    agent_llm=self._agent_for(task, step),
+                    ledger=self.ledger,
+                    provenance=self.provenance(step),
+                    infrastructure_errors=INFRASTRUCTURE_ERRORS,
+                )
             completed = True
         finally:
             if state is not None:
                 state.last_learned = step.position  # a step that could not start still takes its place
         if completed and state is not None and self.checkpoints is not None:
             save_checkpoint(memory, self.checkpoints, step.stream, step.position, keep=self.kept_anchors[step.stream])
+        if unavailable:  # the memory is unchanged and checkpointed; the step itself is skipped
+            raise EnvironmentUnavailable(unavailable)
         return result
 
     def close(self) -> None:
@@ -227,3 +233,9 @@ class Engine:
         if self._reference is not None:
             self._reference.stop()
             self._reference = None
+
+
+def _unavailable(task) -> str | None:
+    """Why the task's environment cannot run here (a task may define ``unavailable()``), else None."""
+    check = getattr(task, "unavailable", None)
+    return check() if check is not None else None

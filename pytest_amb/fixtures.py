@@ -30,10 +30,13 @@ def amb_step_result(request, amb_engine, amb_step):
     """Runs the step and returns its StepResult. A step that produced no verdict (endpoint down,
     harness crash, broken stream order) raises here, so pytest reports an ERROR, not a failure."""
     from pytest_amb.engine import INFRASTRUCTURE_ERRORS
+    from pytest_amb.interfaces import EnvironmentUnavailable
     from pytest_amb.runner import ERROR, StepResult
 
     try:
         result = amb_engine.run(amb_step)
+    except EnvironmentUnavailable as exc:  # e.g. no container engine: this task's steps are skipped, the run goes on
+        pytest.skip(str(exc))
     except Exception as exc:  # noqa: BLE001 (the step could not start: broken stream order, unloadable model, ...)
         kind = "infrastructure" if isinstance(exc, INFRASTRUCTURE_ERRORS) else "harness"
         result = StepResult(

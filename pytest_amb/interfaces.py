@@ -112,6 +112,11 @@ class Augmentation:
     retrieved: tuple[RetrievedItem, ...] = ()
 
 
+class EnvironmentUnavailable(RuntimeError):
+    """A task's environment cannot run on this machine (e.g. no container engine). Its steps are skipped,
+    with this message, and the rest of the run goes on."""
+
+
 class JudgeError(RuntimeError):
     """The judge gave no usable verdict (an infrastructure problem, not a wrong answer)."""
 
@@ -133,3 +138,5 @@ class TaskServices:
 
     judge_llm: Any = None  # the LLM client tasks build their judge on (purpose "judge")
     db_url: str | None = None  # dbbench: a MySQL/MariaDB server URL; None = embedded SQLite
+    container_engine: str = "auto"  # os_interaction: auto, docker, podman or a socket URL
+    os_base_image: str | None = None  # os_interaction: base image the task images are built FROM

@@ -36,7 +36,7 @@ class FamilySpec:
     family: str
     module: str  # provides task_indexes(source) -> [TaskIndex] and make_tasks(source, services) -> [Task]
     bundled_glob: str  # bundled sample files, relative to taskcases/
-    original_files: dict[str, str]  # original config name -> path under the data dir
+    original_files: dict[str, str]  # original config name -> path (or glob, sorted) under the data dir
 
 
 FAMILIES: dict[str, FamilySpec] = {
@@ -52,11 +52,18 @@ FAMILIES: dict[str, FamilySpec] = {
         bundled_glob="dbbench/data/sample*.jsonl",
         original_files={"dbbench-dev": "dbbench/dev.jsonl", "dbbench-std": "dbbench/standard.jsonl"},
     ),
+    "os": FamilySpec(
+        family="os",
+        module="taskcases.os_interaction.task",
+        bundled_glob="os_interaction/data/data/*.json",
+        # os-std: the original's data/1..7/*.json, in sorted order (its glob order is filesystem-dependent)
+        original_files={"os-dev": "os_interaction/data/dev.json", "os-std": "os_interaction/data/[1-7]/*.json"},
+    ),
 }
 
 # Original config names of tasks this version does not implement yet (they get a clear message).
 PLANNED_NAMES = (
-    "os-std", "os-dev", "kg-std", "kg-dev",
+    "kg-std", "kg-dev",
     "alfworld-std", "alfworld-dev", "webshop-std",
 )  # fmt: skip
 
@@ -87,6 +94,14 @@ def resolve(name: str, data_dir: Path | None) -> TaskSource:
                     f"at a folder laid out like AgentMemoryBench's data/, containing {relative}; "
                     f"or use the bare name '{spec.family}' for the bundled samples"
                 )
+            if any(c in relative for c in "*?["):
+                files = tuple(sorted(p for p in Path(data_dir).glob(relative) if p.is_file()))
+                if not files:
+                    raise TaskNameError(
+                        f"task '{name}': expected files matching {relative} under --amb-data-dir ({data_dir}), "
+                        "found none"
+                    )
+                return TaskSource(name, spec.family, files, bundled=False)
             path = Path(data_dir) / relative
             if not path.is_file():
                 raise TaskNameError(

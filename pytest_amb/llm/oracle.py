@@ -1,6 +1,8 @@
 """The oracle agent: replays a sample's gold solution through the normal episode loop.
 
-It proves an environment faithful (the gold solution must score 1.0) and calls no model.
+It proves an environment faithful (the gold solution must score 1.0) and calls no model. A reply may
+be a function of the messages so far, for gold answers that are computed live (os_interaction answers
+the output of its example command, which depends on randomised init data).
 """
 
 from __future__ import annotations
@@ -20,4 +22,7 @@ class OracleAgent:
     def chat(self, messages: list[dict], *, purpose: str, tools: list[dict] | None = None, **_) -> dict:
         if not self._replies:
             return {"role": "assistant", "content": ""}
-        return copy.deepcopy(self._replies.pop(0))
+        reply = self._replies.pop(0)
+        if callable(reply):  # a gold turn that depends on what the environment showed (os: answer the output)
+            return reply(copy.deepcopy(messages))
+        return copy.deepcopy(reply)

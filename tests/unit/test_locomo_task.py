@@ -124,6 +124,6 @@ def test_task_names_resolve_to_files_or_say_what_is_missing(tmp_path):
     with pytest.raises(TaskNameError, match=r"locomo/locomo3\.json"):
         resolve("locomo-3", tmp_path)
     with pytest.raises(TaskNameError, match="not available in this version"):
-        resolve("os-std", tmp_path)
+        resolve("kg-std", tmp_path)
     with pytest.raises(TaskNameError, match="unknown task 'nope'; accepted: locomo, locomo-0"):
         resolve("nope", tmp_path)

@@ -2,9 +2,9 @@
 
 It listens on loopback only and implements ``POST /v1/chat/completions`` and ``GET /v1/models``. The
 reply is computed from the request body alone: the judge prompt is answered by token overlap, a request
-with the dbbench tools by the SQL policy (sql.py), anything
-else by extractive question answering over the context in the messages. It never sees gold answers
-except inside a judge prompt, exactly as a real judge model would.
+with the dbbench tools by the SQL policy (sql.py), one with the os_interaction tools by the shell policy
+(shell.py), anything else by extractive question answering over the context in the messages. It never
+sees gold answers except inside a judge prompt, exactly as a real judge model would.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from pytest_amb.llm.reference import judge, memory_ops, qa, sql
+from pytest_amb.llm.reference import judge, memory_ops, qa, shell, sql
 
 MODEL_NAME = "reference"
 _TOKEN = re.compile(r"\w+|[^\w\s]")
@@ -33,6 +33,8 @@ def respond(request: dict, operation: str = "") -> dict:
         return {"role": "assistant", "content": memory_ops.respond(operation, messages)}
     if sql.is_sql_request(request):
         return sql.respond(messages)
+    if shell.is_shell_request(request):
+        return shell.respond(messages)
     last_user = next((m for m in reversed(messages) if m.get("role") == "user"), {})
     last_text = qa.content_text(last_user.get("content"))
     if judge.is_judge_request(last_text):

@@ -1,0 +1,1 @@
+useradd -m -d /home/deploy -s /bin/bash deploy

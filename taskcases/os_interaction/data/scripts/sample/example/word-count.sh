@@ -1,0 +1,1 @@
+wc -w < /root/essay.txt > /root/wordcount.txt

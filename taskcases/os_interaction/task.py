@@ -1,0 +1,337 @@
+"""os_interaction as a task: one sample per episode, an OpenAI function-calling loop in a fresh container.
+
+The agent has three tools, ``bash_action(script)``, ``answer_action(answer)`` and ``finish_action(thought)``,
+and 8 rounds (spec amb_tasks §3.3). Setup runs the sample's init scripts (non-TTY exec) and its start
+script (in the agent's shell), so ``cd``, variables and ``su`` persist. Only the first tool call of a reply
+is acted on; every other call still gets a tool reply, so no ``tool_call_id`` is left unanswered.
+``answer_action`` commits its answer, ``finish_action`` its thought; the answer is scored in the same
+container (§3.4). The container engine is discovered on first use; without one the task's steps are
+skipped (``unavailable()``).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shlex
+import uuid
+
+from pytest_amb.interfaces import EnvironmentUnavailable, EnvReply, EpisodeInfo, Message, TaskIndex, TaskServices
+from taskcases.os_interaction import scoring
+from taskcases.os_interaction.loader import OsSample, load_samples
+from taskcases.registry import TaskSource
+
+MAX_ROUNDS = 8  # configs/tasks/os.yaml round_limit
+COMMAND_TIMEOUT_S = 30.0  # the original's per-command timeout (agent shell, init, start and check scripts)
+SYSTEM_PROMPT = (
+    "You are an assistant that will act like a person, and I will play the role of a Linux (Ubuntu) operating "
+    "system. Your goal is to carry out the operations I ask for, or to answer the question I ask. In each turn, "
+    "first think about what you should do, then call exactly one of the three tools:\n"
+    "1. bash_action: run bash code in the system and see its output.\n"
+    "2. finish_action: you have finished the task (or you cannot get the information you need).\n"
+    "3. answer_action: you have the answer to the question.\n"
+    "If the output is too long, I will truncate it, and the truncated output is incomplete; you have to deal "
+    "with that yourself. Your bash code must not need any interactive input. Your answer must be exact and "
+    "nothing else: if I ask for a number, answer only the number. Always call a tool; never reply in plain text."
+)
+FIRST_MESSAGE = "Now, I will start a new problem in a new OS. My problem is:\n\n"
+TOOLS = [
+    {
+        "type": "function",
+        "function": {
+            "name": "bash_action",
+            "description": "Run bash code in the Linux system and return its output.",
+            "parameters": {
+                "type": "object",
+                "properties": {"script": {"type": "string", "description": "the bash code to run"}},
+                "required": ["script"],
+            },
+        },
+    },
+    {
+        "type": "function",
+        "function": {
+            "name": "finish_action",
+            "description": "Say that the task is finished.",
+            "parameters": {
+                "type": "object",
+                "properties": {"thought": {"type": "string", "description": "why the task is finished"}},
+                "required": ["thought"],
+            },
+        },
+    },
+    {
+        "type": "function",
+        "function": {
+            "name": "answer_action",
+            "description": "Give the answer to the question.",
+            "parameters": {
+                "type": "object",
+                "properties": {"answer": {"type": "string", "description": "the answer, exactly"}},
+                "required": ["answer"],
+            },
+        },
+    },
+]
+TOOL_ARGUMENT = {"bash_action": "script", "finish_action": "thought", "answer_action": "answer"}
+OUTPUT_PREFIX = "The output of the OS:\n\n"
+EMPTY_OUTPUT = "The output of the OS is empty."
+NO_TOOL_CALLS = "No executable tool calls found. Please call a tool instead"
+NOT_ACTED_ON = "Not executed: only the first tool call of a reply is acted on."
+TIMED_OUT = "[the command did not finish within {:g} s and was interrupted]"
+
+log = logging.getLogger(__name__)
+
+
+class ArgumentError(Exception):
+    """A tool call's arguments cannot be read; the agent is told why."""
+
+
+class TaskSetupError(OSError):
+    """A sample's init or start script failed: the sample cannot be run (an ERROR, not a wrong answer)."""
+
+
+def task_indexes(source: TaskSource) -> list[TaskIndex]:
+    return [TaskIndex(name=source.name, family="os", sample_ids=tuple(s.sample_id for s in load_samples(source.files)))]
+
+
+def make_tasks(source: TaskSource, services: TaskServices) -> list[OsTask]:
+    return [OsTask(source.name, load_samples(source.files), services.container_engine, services.os_base_image)]
+
+
+def tool_output(text: str, timed_out: bool = False) -> str:
+    """The tool reply to a bash_action: the original's wording and 800/780 cap."""
+    from taskcases.os_interaction.sandbox import cap_output
+
+    if timed_out:
+        text = (text.rstrip("\n") + "\n" if text.strip() else "") + TIMED_OUT.format(COMMAND_TIMEOUT_S)
+    return OUTPUT_PREFIX + cap_output(text) if text else EMPTY_OUTPUT
+
+
+def observed_output(content: str) -> str:
+    """The command output inside a bash_action tool reply ("" for an empty one)."""
+    return content[len(OUTPUT_PREFIX) :] if content.startswith(OUTPUT_PREFIX) else ""
+
+
+class OsTask:
+    def __init__(self, name: str, samples: list[OsSample], engine: str = "auto", base_image: str | None = None):
+        self.name = name
+        self.samples = {s.sample_id: s for s in samples}
+        self.index = TaskIndex(name=name, family="os", sample_ids=tuple(s.sample_id for s in samples))
+        self.engine_choice = engine
+        self.base_image = base_image
+        self._engine = None
+        self._unavailable: str | None = None
+        self._images: dict[str, str] = {}
+
+    # -- the container engine -------------------------------------------------------------------------
+    def _discover(self):
+        if self._engine is None and self._unavailable is None:
+            from taskcases.os_interaction.sandbox import ContainerEngine, EngineUnavailable
+
+            try:
+                self._engine = ContainerEngine.discover(self.engine_choice)
+            except EngineUnavailable as exc:
+                self._unavailable = f"{self.name}: no container engine for os_interaction: {exc}"
+        return self._engine
+
+    def unavailable(self) -> str | None:
+        """Why this task cannot run on this machine (no container engine), else None."""
+        return None if self._discover() is not None else self._unavailable
+
+    @property
+    def backend(self) -> str:
+        engine = self._discover()
+        base = f", base image {self.base_image}" if self.base_image else ""
+        return f"{engine.name} (containers{base})" if engine is not None else "no container engine"
+
+    def image(self, kind: str) -> str:
+        if kind not in self._images:
+            self._images[kind] = self._discover().ensure_image(kind, base_image=self.base_image, progress=log.info)
+        return self._images[kind]
+
+    # -- samples --------------------------------------------------------------------------------------
+    def sample(self, sample_id: str) -> OsSample:
+        try:
+            return self.samples[sample_id]
+        except KeyError:
+            raise KeyError(f"{self.name}: no sample '{sample_id}'") from None
+
+    def open(self, sample_id: str) -> OsEpisode:
+        sample = self.sample(sample_id)
+        engine = self._discover()
+        if engine is None:
+            raise EnvironmentUnavailable(self._unavailable)
+        tag = self.image(sample.image)
+        sandbox = engine.sandbox(
+            sample.image, session_id=f"{self.name}-{sample_id}-{uuid.uuid4().hex[:8]}", base_image=self.base_image
+        )
+        try:
+            return OsEpisode(self.name, sample, sandbox, {"engine": engine.name, "image": tag})
+        except BaseException:
+            sandbox.close()
+            raise
+
+    def oracle_replies(self, sample_id: str) -> list:
+        """The gold solution: a match item answers its expected string; otherwise the example runs in the
+        shell and its output is the answer (a reply computed from the messages, since init data is random)."""
+        sample = self.sample(sample_id)
+        if sample.match is not None and sample.match.answer is not None:
+            return [_tool_turn(0, "answer_action", {"answer": sample.match.answer})]
+        if sample.example is None:  # a regex match without an example: nothing better to answer
+            return [_tool_turn(0, "answer_action", {"answer": sample.match.regex if sample.match else ""})]
+        script = sample.example.code
+        if sample.example.language == "python":
+            script = "python3 -c " + shlex.quote(script)
+        return [_tool_turn(0, "bash_action", {"script": script}), _answer_last_output]
+
+    def close(self) -> None:
+        pass
+
+
+def _answer_last_output(messages: list[Message]) -> Message:
+    last = next((m for m in reversed(messages) if m.get("role") == "tool"), {})
+    return _tool_turn(1, "answer_action", {"answer": observed_output(str(last.get("content") or "")).strip()})
+
+
+def _tool_turn(n: int, name: str, arguments: dict) -> Message:
+    call = {
+        "id": f"call_oracle_{n}",
+        "type": "function",
+        "function": {"name": name, "arguments": json.dumps(arguments)},
+    }
+    return {"role": "assistant", "content": "", "tool_calls": [call]}
+
+
+class OsEpisode:
+    max_rounds = MAX_ROUNDS
+    tools = TOOLS
+
+    def __init__(self, task: str, sample: OsSample, sandbox, provenance: dict):
+        self.sample = sample
+        self.sandbox = sandbox
+        self.provenance = provenance
+        self.info = EpisodeInfo(
+            task=task,
+            sample_id=sample.sample_id,
+            query=sample.description,
+            meta={
+                "kind": "shell",
+                "image": sample.image,
+                "evaluation": sample.evaluation,
+                "labels": list(sample.labels),
+            },
+        )
+        self.messages: list[Message] = [
+            {"role": "system", "content": SYSTEM_PROMPT},
+            {"role": "user", "content": FIRST_MESSAGE + sample.description},
+        ]
+        self.rounds = 0
+        self.commands: list[str] = []
+        self._set_up()
+
+    def _where(self) -> str:
+        return f"sample {self.sample.sample_id} ({self.sample.file}[{self.sample.index_in_file}])"
+
+    def _set_up(self) -> None:
+        for n, script in enumerate(self.sample.init):
+            result = self.sandbox.exec(scoring.argv(script, []), timeout=COMMAND_TIMEOUT_S)
+            if result.exit_code != 0 or result.timed_out:
+                why = "timed out" if result.timed_out else f"exited with {result.exit_code}"
+                raise TaskSetupError(
+                    f"{self._where()}: init script {n} ({script.origin}) {why} in {self.provenance['image']}: "
+                    f"{(result.stderr or result.stdout).strip()[-500:]!r}"
+                )
+        if self.sample.start is not None:
+            output = self.sandbox.shell(self.sample.start.code, timeout=COMMAND_TIMEOUT_S)
+            if output.timed_out:
+                raise TaskSetupError(f"{self._where()}: the start script did not finish within {COMMAND_TIMEOUT_S:g} s")
+
+    def step(self, assistant_message: Message) -> EnvReply:
+        self.rounds += 1
+        calls = assistant_message.get("tool_calls") or []
+        if not calls:
+            replies: list[Message] = [{"role": "user", "content": NO_TOOL_CALLS}]
+            verdict = None
+        else:
+            reply, verdict = self._act(calls[0])
+            replies = [reply, *(_tool_reply(call, NOT_ACTED_ON) for call in calls[1:])]
+        if verdict is not None:
+            return EnvReply(replies, finish=True, reward=verdict.reward, status="completed", metrics=verdict.metrics,
+                            explanation=verdict.explanation)  # fmt: skip
+        if self.rounds >= MAX_ROUNDS:
+            metrics = self._metrics(None, correct=False, reason="round limit")
+            explanation = f"problem: {self.sample.description}\nno answer within {MAX_ROUNDS} rounds\n" + self._trail()
+            return EnvReply(replies, finish=True, status="task limit reached", metrics=metrics, explanation=explanation)
+        return EnvReply(replies, finish=False)
+
+    def _act(self, call: dict) -> tuple[Message, EnvReply | None]:
+        function = call.get("function") or {}
+        name = function.get("name")
+        if name not in TOOL_ARGUMENT:
+            return _tool_reply(
+                call, f"Invalid function call '{name}'. Use bash_action, answer_action or finish_action."
+            ), None
+        try:
+            value = _argument(function.get("arguments"), TOOL_ARGUMENT[name])
+        except ArgumentError as exc:
+            return _tool_reply(call, f"Error: {exc}"), None
+        if name == "bash_action":
+            command = str(value)
+            self.commands.append(command)
+            output = self.sandbox.shell(command, timeout=COMMAND_TIMEOUT_S)
+            return _tool_reply(call, tool_output(output.text, output.timed_out)), None
+        return _tool_reply(call, "Answer committed."), self._score(value)
+
+    def _score(self, answer) -> EnvReply:
+        verdict = scoring.evaluate(self.sample, answer, self._run)
+        metrics = self._metrics(answer, correct=verdict.correct, reason="" if verdict.correct else "wrong answer")
+        metrics["check"] = verdict.steps
+        explanation = f"problem: {self.sample.description}\n{verdict.detail}\n{self._trail()}"
+        return EnvReply(
+            [], finish=True, reward=1.0 if verdict.correct else 0.0, metrics=metrics, explanation=explanation
+        )
+
+    def _run(self, argv: list[str]) -> scoring.ScriptRun:
+        result = self.sandbox.exec(argv, timeout=COMMAND_TIMEOUT_S)
+        return scoring.ScriptRun(result.exit_code, result.stdout, result.stderr, result.timed_out)
+
+    def _metrics(self, answer, *, correct: bool, reason: str) -> dict:
+        return {
+            "type": self.sample.evaluation,
+            "is_correct": correct,
+            "result": correct,
+            "reason": reason,
+            "answer": answer,
+            "commands": list(self.commands),
+            "rounds": self.rounds,
+            "file": self.sample.file,
+            "index_in_file": self.sample.index_in_file,
+            "backend": self.provenance["engine"],
+            **self.provenance,
+        }
+
+    def _trail(self) -> str:
+        return f"commands: {self.commands}\ncontainer: {self.provenance['engine']}, image {self.provenance['image']}"
+
+    def close(self) -> None:
+        self.sandbox.close()
+
+
+def _argument(arguments, key: str):
+    """The named argument; a call with one argument of another name is read as that argument."""
+    try:
+        parsed = json.loads(arguments) if isinstance(arguments, str) else arguments
+    except json.JSONDecodeError as exc:
+        raise ArgumentError(f"the arguments are not valid JSON ({exc})") from None
+    if not isinstance(parsed, dict):
+        raise ArgumentError(f"the arguments must be a JSON object with '{key}'")
+    if key in parsed:
+        return parsed[key]
+    if len(parsed) == 1:
+        return next(iter(parsed.values()))
+    raise ArgumentError(f"missing argument '{key}'")
+
+
+def _tool_reply(call: dict, content: str) -> Message:
+    return {"role": "tool", "tool_call_id": call.get("id") or "", "content": content}
