@@ -59,3 +59,6 @@ def pytest_configure(config):
 
         config.pluginmanager.register(StreamSchedulingPlugin(bench), "amb-stream-scheduling")
     config.pluginmanager.register(fixtures, "amb-fixtures")
+    from pytest_amb import container_fixtures
+
+    config.pluginmanager.register(container_fixtures, "amb-container-fixtures")
