@@ -147,6 +147,29 @@ OPTIONS: tuple[OptionSpec, ...] = (
         const="latest",
     ),
     OptionSpec(
+        "save_baseline",
+        "save this run's summary and per-sample outcomes as a baseline named NAME (in --amb-baseline-dir)",
+        metavar="NAME",
+    ),
+    OptionSpec(
+        "compare",
+        "compare with the saved baseline NAME (same model, data and recipe); needs --amb-max-drop",
+        metavar="NAME",
+    ),
+    OptionSpec(
+        "max_drop",
+        "with --amb-compare: the largest allowed worsening per metric, e.g. 'csr=0.03,judge_accuracy=0.05'",
+        metavar="METRIC=DROP[,...]",
+    ),
+    OptionSpec(
+        "compare_alpha",
+        "with --amb-compare: significance level of McNemar's exact test for pass/fail metrics (csr, asr, "
+        "judge_accuracy); a larger drop that is not significant does not fail the run",
+        default="0.05",
+        metavar="ALPHA",
+    ),
+    OptionSpec("baseline_dir", "folder of saved baselines", default="reports/baselines", metavar="DIR"),
+    OptionSpec(
         "reference_latency",
         "seconds the reference model waits before every answer (for throughput benchmarks)",
         default="0",

@@ -37,11 +37,12 @@ def pytest_configure(config):
     )
     from pytest_amb.config import ConfigError, resolve
 
+    raw = options.read_raw(config)
     try:
-        run_config = resolve(options.read_raw(config), config.rootpath)
+        run_config = resolve(raw, config.rootpath)
     except ConfigError as exc:
         raise pytest.UsageError(str(exc)) from None
-    from pytest_amb import fixtures, gates
+    from pytest_amb import baseline, fixtures, gates
     from pytest_amb.plan import PlanError
     from pytest_amb.resume import ResumeError
     from pytest_amb.session import BenchSession
@@ -51,7 +52,10 @@ def pytest_configure(config):
         bench.plan()
         bench.prepare_run()
         bench.gates = [gates.parse(text) for text in config.getoption("amb_gate") or []]
-    except (PlanError, ResumeError, gates.GateError) as exc:
+        bench.baseline_request = baseline.request_from(raw, config.rootpath)
+        if bench.baseline_request.compare and not hasattr(config, "workerinput"):
+            bench.baseline = baseline.load(bench.baseline_request, run_config)
+    except (PlanError, ResumeError, gates.GateError, baseline.BaselineError) as exc:
         raise pytest.UsageError(str(exc)) from None
     config.pluginmanager.register(bench, SESSION_PLUGIN)
     if config.pluginmanager.hasplugin("xdist") and not hasattr(config, "workerinput"):
@@ -62,3 +66,7 @@ def pytest_configure(config):
     from pytest_amb import container_fixtures
 
     config.pluginmanager.register(container_fixtures, "amb-container-fixtures")
+    if config.getoption("htmlpath", None) and not hasattr(config, "workerinput"):
+        from pytest_amb.report.html import HtmlReport
+
+        config.pluginmanager.register(HtmlReport(bench), "amb-html-report")

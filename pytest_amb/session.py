@@ -34,6 +34,12 @@ class BenchSession:
         self.gates: list = []
         self.gate_results: list = []
         self.summary: dict | None = None
+        self.plots: list = []  # report.plots.Plot, written at session end
+        self.plot_error: str | None = None
+        self.baseline_request = None  # baseline.BaselineRequest
+        self.baseline: dict | None = None  # the loaded --amb-compare baseline (controller only)
+        self.comparison = None  # baseline.Comparison with --amb-compare
+        self.saved_baseline: Path | None = None
         self.verdicts: dict[str, str] = {}  # nodeid -> passed / failed / error, of benchmark steps
         self.other_failures = 0  # failed or errored reports that are not a benchmark step's wrong answer
 
@@ -206,12 +212,38 @@ class BenchSession:
         self.summary["gates"] = [
             {"gate": str(r.gate), "stream": r.stream, "value": r.value, "passed": r.passed} for r in self.gate_results
         ]
+        self._baselines()
         self.journal.write_summary(self.summary)
+        self.plots = self._write_plots()
         failed_gate = any(not r.passed for r in self.gate_results)
+        failed_gate |= self.comparison is not None and not self.comparison.passed
         if session.exitstatus == pytest.ExitCode.TESTS_FAILED and not self.other_failures and not failed_gate:
             session.exitstatus = pytest.ExitCode.OK  # wrong answers are results, not failures of the run
         elif failed_gate and session.exitstatus == pytest.ExitCode.OK:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+    def _baselines(self) -> None:
+        from pytest_amb import baseline
+
+        request = self.baseline_request
+        if request is None:
+            return
+        if self.baseline is not None:
+            self.comparison = baseline.compare(request.compare, self.baseline, self.summary, self.results,
+                                               request.max_drops, request.alpha)  # fmt: skip
+            self.summary["comparison"] = self.comparison.to_json()
+        if request.save:
+            root = self.pytest_config.rootpath
+            self.saved_baseline = baseline.save(request, self.config, self.summary, self.results, root)
+
+    def _write_plots(self) -> list:
+        from pytest_amb.report.plots import write_plots
+
+        try:
+            return write_plots(self.summary, self.journal.path)
+        except Exception as exc:  # noqa: BLE001 (a figure that cannot be drawn must not cost the run its results)
+            self.plot_error = f"{type(exc).__name__}: {exc}"
+            return []
 
     def pytest_terminal_summary(self, terminalreporter):
         if self.summary is None:
@@ -225,6 +257,19 @@ class BenchSession:
             terminalreporter.write_line(f"gate {result.describe()}", red=not result.passed, green=result.passed)
         if any(not r.passed for r in self.gate_results):
             terminalreporter.write_line("amb: a quality gate failed; the run fails", red=True, bold=True)
+        if self.comparison is not None:
+            for result in self.comparison.results:
+                terminalreporter.write_line(f"baseline {self.comparison.name}: {result.describe()}",
+                                            red=not result.passed, green=result.passed)  # fmt: skip
+            if not self.comparison.passed:
+                terminalreporter.write_line(f"amb: worse than baseline {self.comparison.name}; the run fails",
+                                            red=True, bold=True)  # fmt: skip
+        if self.saved_baseline is not None:
+            terminalreporter.write_line(f"baseline saved: {self.saved_baseline}")
+        if self.plots:
+            terminalreporter.write_line(f"plots: {', '.join(str(p.png) for p in self.plots)} (and .svg)")
+        if self.plot_error:
+            terminalreporter.write_line(f"amb: the plots could not be drawn ({self.plot_error})", yellow=True)
 
     def _summarize(self) -> dict:
         if self.journal is None:  # a resumed run with nothing left to run

@@ -41,6 +41,12 @@ def forgetting(results: list[dict]) -> dict:
     all_samples = [g for values in per_stage.values() for g in values]
     immediate_values = list(immediate.values())
     replay_values = [float(r["reward"]) for r in replays]
+    immediate_by_stage: dict[int, list[float]] = {}
+    for r in scored(results, "immediate_test"):
+        immediate_by_stage.setdefault(r["step"]["stage"], []).append(float(r["reward"]))
+    replay_by_stage: dict[int, list[float]] = {}
+    for r in replays:
+        replay_by_stage.setdefault(r["step"]["stage"], []).append(float(r["reward"]))
     return {
         "fr": mean(list(stage_means.values())),
         "fr_ci95": mean_interval(all_samples),
@@ -52,4 +58,11 @@ def forgetting(results: list[dict]) -> dict:
             "ci95": mean_interval(immediate_values),
         },
         "replay": {"mean": mean(replay_values), "n": len(replay_values), "ci95": mean_interval(replay_values)},
+        "stages": {
+            str(stage): {
+                "immediate": mean(immediate_by_stage.get(stage, [])),
+                "replay": mean(replay_by_stage.get(stage, [])),
+            }
+            for stage in sorted(set(immediate_by_stage) | set(replay_by_stage))
+        },
     }

@@ -30,7 +30,8 @@ def transfer_gain(target: list[dict], baseline: list[dict]) -> dict:
 def forward_transfer_gain(results: list[dict]) -> dict:
     """FTG_ij = 100 · (P_fwd(j | memory after learning i) − P_on(j)) / P_on(i) over the probes (i, j),
     where P_on(x) is x's reward in its own place in the stream; pairs with P_on(i) = 0 or no P_on(j)
-    are skipped, as in the original. Reported: mean (``ftg``), median, population sd, min, max, n."""
+    are skipped, as in the original. Reported: mean (``ftg``), median, population sd, min, max, n, and
+    ``values``: every FTG_ij in stream order (the FTG curve)."""
     on = {r["step"]["sample_id"]: float(r["reward"]) for r in scored(results, "train")}
     values = []
     for probe in scored(results, "forward_test"):
@@ -47,4 +48,5 @@ def forward_transfer_gain(results: list[dict]) -> dict:
         "min": min(values),
         "max": max(values),
         "n": len(values),
+        "values": values,
     }

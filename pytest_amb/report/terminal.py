@@ -4,19 +4,19 @@ and per-phase rows, the mode's own metrics, then where the run is."""
 from __future__ import annotations
 
 
-def _pct(value: float | None) -> str:
+def pct(value: float | None) -> str:
     return "-" if value is None else f"{100 * value:5.1f}%"
 
 
-def _num(value: float | None) -> str:
+def num(value: float | None) -> str:
     return "-" if value is None else f"{value:.3f}"
 
 
-def _turns(value: float | None) -> str:
+def turns(value: float | None) -> str:
     return "-" if value is None else f"{value:.1f}"
 
 
-def _points(value: float | None) -> str:
+def points(value: float | None) -> str:
     return "-" if value is None else f"{100 * value:+.1f} pp"
 
 
@@ -45,8 +45,8 @@ def render(summary: dict) -> list[str]:
         lines += _stream_lines(stream)
     for gain in summary.get("transfer_gains", []):
         lines.append(
-            f"TG {gain['stream']} → {gain['target']}: {_points(gain['tg'])}{_ci(gain['ci95'])} "
-            f"(ASR {_pct(gain.get('asr_transfer'))} vs zero_shot {_pct(gain.get('asr_baseline'))}, "
+            f"TG {gain['stream']} → {gain['target']}: {points(gain['tg'])}{_ci(gain['ci95'])} "
+            f"(ASR {pct(gain.get('asr_transfer'))} vs zero_shot {pct(gain.get('asr_baseline'))}, "
             f"n={gain['n_transfer']}/{gain['n_baseline']})"
         )
     totals = summary["totals"]
@@ -62,22 +62,22 @@ def render(summary: dict) -> list[str]:
 def _stream_lines(stream: dict) -> list[str]:
     qa, success = stream["qa"], stream["success"]
     headline = (
-        f"{stream['stream']:<44} {success['n']:>4} {_pct(success['asr']):>7} {_turns(success['as']):>5} "
-        f"{_pct(qa['judge_accuracy']):>7} {_num(qa['f1']):>6} {_num(qa['bleu']):>6} "
-        f"{_pct(stream['csr']['final']):>7} {_num(stream['lg']['mean']):>6} {_num(stream['sl']['mean']):>6} "
+        f"{stream['stream']:<44} {success['n']:>4} {pct(success['asr']):>7} {turns(success['as']):>5} "
+        f"{pct(qa['judge_accuracy']):>7} {num(qa['f1']):>6} {num(qa['bleu']):>6} "
+        f"{pct(stream['csr']['final']):>7} {num(stream['lg']['mean']):>6} {num(stream['sl']['mean']):>6} "
         f"{stream['errors']:>6} {stream['tokens']['total']:>9} {stream['wall_s']:>7.1f}s"
     )
     lines = [headline]
     for category, block in qa["per_category"].items():
         lines.append(
-            f"{'  category ' + category:<44} {block['n']:>4} {'':>7} {'':>5} {_pct(block['judge_accuracy']):>7} "
-            f"{_num(block['f1']):>6} {_num(block['bleu']):>6}"
+            f"{'  category ' + category:<44} {block['n']:>4} {'':>7} {'':>5} {pct(block['judge_accuracy']):>7} "
+            f"{num(block['f1']):>6} {num(block['bleu']):>6}"
         )
     for kind, block in success["per_type"].items():
-        lines.append(f"{'  type ' + kind:<44} {block['n']:>4} {_pct(block['asr']):>7} {_turns(block['as']):>5}")
+        lines.append(f"{'  type ' + kind:<44} {block['n']:>4} {pct(block['asr']):>7} {turns(block['as']):>5}")
     if len(stream["phases"]) > 1:
         for phase, block in stream["phases"].items():
-            lines.append(f"{'  phase ' + phase:<44} {block['n']:>4} {_pct(block['asr']):>7} {_turns(block['as']):>5}")
+            lines.append(f"{'  phase ' + phase:<44} {block['n']:>4} {pct(block['asr']):>7} {turns(block['as']):>5}")
     lines += _mode_lines(stream)
     lines.append(_cost_line(stream))
     lines.append(f"  backend: {', '.join(stream['backends'])}")
@@ -101,7 +101,7 @@ def _mode_lines(stream: dict) -> list[str]:
         fr = "-" if replay["fr"] is None else f"{replay['fr']:.1f}%"
         lines.append(
             f"  replay: FR {fr} over {len(replay['per_stage'])} stages (n={replay['n']}); "
-            f"immediate {_pct(replay['immediate']['mean'])}, replay {_pct(replay['replay']['mean'])} "
+            f"immediate {pct(replay['immediate']['mean'])}, replay {pct(replay['replay']['mean'])} "
             f"(n={replay['replay']['n']})"
         )
     if "forward_transfer" in stream:
@@ -111,8 +111,8 @@ def _mode_lines(stream: dict) -> list[str]:
     if "repair" in stream:
         for variant, block in stream["repair"].items():
             lines.append(
-                f"  repair ({variant}, n={block['n']}): RG {_points(block['rg'])}, ER {_points(block['er'])} (ours), "
-                f"NR {_points(block['nr'])} (ours); before {_pct(block['before'])}, after wrong "
-                f"{_pct(block['wrong_test'])}, after right {_pct(block['right_test'])}"
+                f"  repair ({variant}, n={block['n']}): RG {points(block['rg'])}, ER {points(block['er'])} (ours), "
+                f"NR {points(block['nr'])} (ours); before {pct(block['before'])}, after wrong "
+                f"{pct(block['wrong_test'])}, after right {pct(block['right_test'])}"
             )
     return lines

@@ -1,0 +1,148 @@
+"""The run's figures, drawn from summary.json alone (matplotlib, headless Agg backend).
+
+One figure per kind the mode measured: the CSR curve with LG/SL shading, immediate vs replay success per
+stage, the FTG curve, and wrong- vs right-feedback bars for repair. Streams that differ only in their
+memory share a panel, one line (or bar group) per memory, in the same colour in every figure. Each figure
+is written as PNG and SVG under ``<run dir>/plots/``.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+
+from matplotlib.ticker import MaxNLocator
+
+PLOT_DIR = "plots"
+
+
+@dataclass(frozen=True)
+class Plot:
+    name: str  # csr, replay, ftg, repair
+    title: str
+    png: Path
+    svg: Path
+
+
+def write_plots(summary: dict, run_path: Path) -> list[Plot]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    streams = summary.get("streams") or []
+    colours = _memory_colours(streams)
+    directory = Path(run_path) / PLOT_DIR
+    plots = []
+    for name, title, has_data, draw in FIGURES:
+        panels = _panels([s for s in streams if has_data(s)])
+        if panels:
+            plots.append(_write(directory, name, title, panels, draw, colours))
+    return plots
+
+
+def _memory_colours(streams: list[dict]) -> dict[str, str]:
+    palette = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf"]
+    memories = sorted({s.get("memory") or "?" for s in streams})
+    return {memory: palette[n % len(palette)] for n, memory in enumerate(memories)}
+
+
+def _panels(streams: list[dict]) -> dict[str, list[dict]]:
+    """Streams grouped by everything but their memory (``<memory>/<task>[/seed-N]`` -> ``<task>[/seed-N]``)."""
+    groups: dict[str, list[dict]] = defaultdict(list)
+    for stream in streams:
+        groups[stream["stream"].split("/", 1)[-1]].append(stream)
+    return dict(groups)
+
+
+def _write(directory: Path, name: str, title: str, panels: dict, draw, colours: dict) -> Plot:
+    import matplotlib.pyplot as plt
+
+    columns = min(len(panels), 3)
+    rows = -(-len(panels) // columns)
+    figure, axes = plt.subplots(rows, columns, figsize=(max(8.0, 5.4 * columns), 3.9 * rows), squeeze=False)
+    for axis, (panel, streams) in zip(axes.flat, panels.items(), strict=False):
+        draw(axis, streams, colours)
+        axis.set_title(panel, fontsize=10)
+        axis.grid(alpha=0.3)
+        axis.legend(fontsize=8, loc="best")
+    for axis in list(axes.flat)[len(panels) :]:
+        axis.set_visible(False)
+    figure.suptitle(title, fontsize=12)
+    figure.tight_layout()
+    directory.mkdir(parents=True, exist_ok=True)
+    png, svg = directory / f"{name}.png", directory / f"{name}.svg"
+    figure.savefig(png, dpi=110)
+    figure.savefig(svg)
+    plt.close(figure)
+    return Plot(name, title, png, svg)
+
+
+def _draw_csr(axis, streams: list[dict], colours: dict) -> None:
+    for stream in streams:
+        csr = stream["csr"]["curve"]
+        t = list(range(1, len(csr) + 1))
+        colour = colours[stream.get("memory") or "?"]
+        best_later = [c + g for c, g in zip(csr, stream["lg"]["curve"], strict=True)]
+        best_before = [c + loss for c, loss in zip(csr, stream["sl"]["curve"], strict=True)]
+        axis.fill_between(t, csr, best_later, facecolor="none", edgecolor=colour, alpha=0.5, hatch="///", linewidth=0)
+        axis.fill_between(t, best_before, csr, color=colour, alpha=0.12, linewidth=0)
+        label = f"{stream.get('memory')}  CSR {stream['csr']['final']:.2f}  LG {stream['lg']['mean']:.3f}  SL {stream['sl']['mean']:.3f}"
+        axis.plot(t, csr, color=colour, linewidth=1.8, label=label)
+    axis.set_xlabel("sample t (stream order)")
+    axis.set_ylabel("CSR_t  (hatched: LG, solid: SL)")
+    axis.set_ylim(-0.02, 1.02)
+
+
+def _draw_replay(axis, streams: list[dict], colours: dict) -> None:
+    for stream in streams:
+        stages = stream["replay"]["stages"]
+        x = [int(s) for s in stages]
+        colour = colours[stream.get("memory") or "?"]
+        immediate = [stages[s]["immediate"] for s in stages]
+        replay = [stages[s]["replay"] for s in stages]
+        axis.plot(x, immediate, color=colour, marker="o", label=f"{stream.get('memory')} immediate")
+        fr = stream["replay"]["fr"]
+        suffix = "" if fr is None else f" (FR {fr:.1f}%)"
+        axis.plot(x, replay, color=colour, marker="s", linestyle="--", label=f"{stream.get('memory')} replay{suffix}")
+    axis.xaxis.set_major_locator(MaxNLocator(integer=True))
+    axis.set_xlabel("stage")
+    axis.set_ylabel("success")
+    axis.set_ylim(-0.02, 1.02)
+
+
+def _draw_ftg(axis, streams: list[dict], colours: dict) -> None:
+    for stream in streams:
+        values = stream["forward_transfer"]["values"]
+        colour = colours[stream.get("memory") or "?"]
+        x = list(range(1, len(values) + 1))
+        running = [sum(values[:k]) / k for k in x]
+        axis.scatter(x, values, color=colour, s=12, alpha=0.45)
+        axis.plot(x, running, color=colour, linewidth=1.8, label=f"{stream.get('memory')}  FTG {running[-1]:+.1f}")
+    axis.axhline(0, color="black", linewidth=0.8)
+    axis.xaxis.set_major_locator(MaxNLocator(integer=True))
+    axis.set_xlabel("probe (stream order)")
+    axis.set_ylabel("FTG_ij (points: probe, line: running mean)")
+
+
+def _draw_repair(axis, streams: list[dict], colours: dict) -> None:
+    labels = ("before", "wrong_test", "right_test")
+    width = 0.8 / len(streams)
+    for n, stream in enumerate(streams):
+        full = stream["repair"]["full"]
+        heights = [full[label] or 0.0 for label in labels]
+        offsets = [i + (n - (len(streams) - 1) / 2) * width for i in range(len(labels))]
+        rg = full["rg"]
+        label = f"{stream.get('memory')}" + ("" if rg is None else f"  RG {rg:+.2f}")
+        axis.bar(offsets, heights, width=width, color=colours[stream.get("memory") or "?"], label=label)
+    axis.set_xticks(range(len(labels)), ["before\nfeedback", "after wrong\nfeedback", "after right\nfeedback"])
+    axis.set_ylabel("success")
+    axis.set_ylim(0, 1.05)
+
+
+FIGURES = (
+    ("csr", "Cumulative success rate (CSR) with learning gain and stability loss",
+     lambda s: s.get("n", 0) >= 2, _draw_csr),
+    ("replay", "Immediate vs replay success per stage", lambda s: bool((s.get("replay") or {}).get("stages")), _draw_replay),
+    ("ftg", "Forward transfer gain (FTG)", lambda s: bool((s.get("forward_transfer") or {}).get("values")), _draw_ftg),
+    ("repair", "Repair: success before, after wrong and after right feedback", lambda s: "repair" in s, _draw_repair),
+)  # fmt: skip
