@@ -107,9 +107,8 @@ class _ByteBudget:
         return self.data.decode("utf-8", errors="replace") + note
 
 
-@dataclass
+@dataclass(frozen=True)
 class _Reading:
-    buffer: bytearray
     prompt: terminal.PromptMatch | None  # None: the deadline passed or the stream ended
     closed: bool  # the stream ended: the shell exited
 
@@ -148,7 +147,11 @@ class _TtyShell:
 
     def run(self, command: str, timeout: float) -> ShellOutput:
         self._drop_pending()
-        self.sock.sendall(terminal.paste(command))
+        try:
+            self.sock.sendall(terminal.paste(command))
+        except OSError:  # the shell ended since the last command (e.g. killed by a background job)
+            self._restart()
+            self.sock.sendall(terminal.paste(command))
         buffer = bytearray()
         reading = self._read_until_prompt(buffer, time.monotonic() + timeout)
         if reading.prompt is not None:
@@ -208,15 +211,15 @@ class _TtyShell:
                 scanned = len(buffer)
             if prompt is not None and prompt.ours:
                 del buffer[prompt.end :]  # what follows (a late job notice) is dropped before the next command
-                return _Reading(buffer, prompt, closed=False)
+                return _Reading(prompt, closed=False)
             now = time.monotonic()
             if now >= deadline:
-                return _Reading(buffer, None, closed=False)
+                return _Reading(None, closed=False)
             wait = min(deadline - now, QUIET_S) if prompt is not None else deadline - now
             ready, _, _ = select.select([self.sock], [], [], wait)
             if not ready:
                 if prompt is not None:  # a standard prompt and nothing after it
-                    return _Reading(buffer, prompt, closed=False)
+                    return _Reading(prompt, closed=False)
                 continue
             try:
                 chunk = self.sock.recv(65536)
@@ -225,7 +228,7 @@ class _TtyShell:
             except OSError:
                 chunk = b""
             if not chunk:
-                return _Reading(buffer, None, closed=True)
+                return _Reading(None, closed=True)
             buffer += chunk
             if len(buffer) > 2 * STREAM_KEEP_BYTES:
                 cut = len(buffer) - STREAM_KEEP_BYTES // 16
@@ -419,18 +422,18 @@ class ContainerSandbox:
 
 def _candidate_urls(choice: str) -> list[str]:
     docker_host = os.environ.get("DOCKER_HOST", "")
-    docker = [docker_host] if docker_host else []
-    docker.append("unix:///var/run/docker.sock")
-    podman = []
+    docker_urls = [docker_host] if docker_host else []
+    docker_urls.append("unix:///var/run/docker.sock")
+    podman_urls = []
     if os.environ.get("XDG_RUNTIME_DIR"):
-        podman.append(f"unix://{os.environ['XDG_RUNTIME_DIR']}/podman/podman.sock")
-    podman += ["unix:///run/podman/podman.sock", PODMAN_SOCKET_HINT]
+        podman_urls.append(f"unix://{os.environ['XDG_RUNTIME_DIR']}/podman/podman.sock")
+    podman_urls += ["unix:///run/podman/podman.sock", PODMAN_SOCKET_HINT]
     if choice == "auto":
-        urls = docker + podman
+        urls = docker_urls + podman_urls
     elif choice == "docker":
-        urls = docker
+        urls = docker_urls
     elif choice == "podman":
-        urls = podman
+        urls = podman_urls
     elif "://" in choice:
         urls = [choice]
     else:
