@@ -502,12 +502,13 @@ class ContainerEngine:
         lock_path = Path(tempfile.gettempdir()) / f"amb-image-{tag.rsplit('/', 1)[-1].replace(':', '-')}.lock"
         with open(lock_path, "w") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)  # xdist workers on one machine build an image once
-            if not self._has_image(tag):
+            if not self.has_image(tag):
                 self._build(folder, tag, base, progress)
         self._built.add(tag)
         return tag
 
-    def _has_image(self, tag: str) -> bool:
+    def has_image(self, tag: str) -> bool:
+        """Whether the engine has the image ``tag`` (never pulls)."""
         try:
             self.client.images.get(tag)
             return True
@@ -536,7 +537,7 @@ class ContainerEngine:
                     progress(f"amb:   {line}")
             if "error" in chunk or "errorDetail" in chunk:
                 error = chunk.get("error") or chunk["errorDetail"].get("message")
-        if error or not self._has_image(tag):
+        if error or not self.has_image(tag):
             tail = "\n".join(lines[-15:])
             raise ImageBuildError(
                 f"building {tag} failed: {error or 'no image was produced'}\n{tail}\n"

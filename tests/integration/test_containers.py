@@ -37,7 +37,7 @@ def engine(amb_container_engine):
 @pytest.fixture(scope="module")
 def base_image(engine):
     chosen = images.resolve_base_image(None)
-    if chosen is None and engine._has_image(OFFLINE_BASE):
+    if chosen is None and engine.has_image(OFFLINE_BASE):
         chosen = OFFLINE_BASE
     return chosen
 
