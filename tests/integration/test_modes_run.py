@@ -22,17 +22,20 @@ def _summary(pytester):
 
 
 @pytest.mark.parametrize(
-    "mode, args, terminal, check",
+    "mode, args, terminal, check, plots",
     [
-        ("offline", [], "*phase test*", lambda s: s["primary_phases"] == ["test"]),
-        ("online", [], "*CSR*LG*SL*", lambda s: len(s["lg"]["curve"]) == s["success"]["n"] > 0),
-        ("replay", ["--amb-replay-m=10", "--amb-replay-n=5"], "*replay: FR*", lambda s: s["replay"]["replay"]["n"] > 0),
-        ("transfer", ["--amb-forward-n=2"], "*forward transfer: FTG*", lambda s: "ftg" in s["forward_transfer"]),
+        ("offline", [], "*phase test*", lambda s: s["primary_phases"] == ["test"], {"csr"}),
+        ("online", [], "*CSR*LG*SL*", lambda s: len(s["lg"]["curve"]) == s["success"]["n"] > 0, {"csr"}),
+        ("replay", ["--amb-replay-m=10", "--amb-replay-n=5"], "*replay: FR*",
+         lambda s: s["replay"]["replay"]["n"] > 0 and s["replay"]["stages"]["1"]["immediate"] is not None,
+         {"csr", "replay"}),
+        ("transfer", ["--amb-forward-n=2"], "*forward transfer: FTG*",
+         lambda s: len(s["forward_transfer"]["values"]) == s["forward_transfer"]["n"], {"csr", "ftg"}),
         ("repair", ["--amb-repair-m=10", "--amb-repair-n=3"], "*repair (standard*RG*ER*NR*",
-         lambda s: s["repair"]["full"]["n"] == s["phases"]["right_test"]["n"]),
+         lambda s: s["repair"]["full"]["n"] == s["phases"]["right_test"]["n"], {"csr", "repair"}),
     ],
 )  # fmt: skip
-def test_every_mode_runs_on_both_tasks_and_reports_its_metrics(pytester, mode, args, terminal, check):
+def test_every_mode_runs_on_both_tasks_and_reports_its_metrics(pytester, mode, args, terminal, check, plots):
     result = _run(pytester, f"--amb-mode={mode}", "--amb-task=dbbench,locomo", *args)
     outcomes = result.parseoutcomes()
     assert outcomes.get("passed", 0) > 0 and "errors" not in outcomes
@@ -42,6 +45,8 @@ def test_every_mode_runs_on_both_tasks_and_reports_its_metrics(pytester, mode, a
     assert {tuple(s["tasks"]) for s in summary["streams"]} >= {("dbbench",), ("locomo/amb-sample-1",)}
     for stream in summary["streams"]:
         assert check(stream), stream["stream"]
+    (run,) = sorted((pytester.path / "runs").iterdir())
+    assert {p.stem for p in (run / "plots").glob("*.png")} == plots == {p.stem for p in (run / "plots").glob("*.svg")}
 
 
 def test_online_cross_task_mixes_locomo_with_dbbench_in_one_stream(pytester):
