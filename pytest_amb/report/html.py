@@ -18,6 +18,7 @@ from pytest_amb.report.terminal import num, pct, points, render
 COLUMNS = (("task", "Task"), ("memory", "Memory"), ("mode", "Mode"), ("phase", "Phase"),
            ("reward", "Reward"), ("steps", "Steps"), ("tokens", "Tokens"))  # fmt: skip
 FIRST_COLUMN = 2  # after pytest-html's Result and Test columns
+LONG_TEXT = 12_000  # longer texts (a whole conversation in a zero_shot prompt) are shortened; steps.jsonl has all
 
 
 class HtmlReport:
@@ -74,7 +75,7 @@ def row_values(payload: dict, mode: str) -> dict:
 def step_html(payload: dict) -> str:
     parts = [f'<div class="amb-step">{_verdict(payload)}']
     if payload.get("memory_block"):
-        parts.append(_details("Memory block injected", f"<pre>{escape(payload['memory_block'])}</pre>"))
+        parts.append(_details("Memory block injected", f"<pre>{escape(shorten(payload['memory_block']))}</pre>"))
     if payload.get("retrieved"):
         parts.append(_details(f"Retrieved items ({len(payload['retrieved'])})", _retrieved(payload["retrieved"])))
     if payload.get("update"):
@@ -123,13 +124,20 @@ def _transcript(messages: list[dict]) -> str:
     out = []
     for message in messages:
         role = str(message.get("role", "?"))
-        body = escape(_content_text(message.get("content")))
+        body = escape(shorten(_content_text(message.get("content"))))
         for call in message.get("tool_calls") or []:
             function = call.get("function") or {}
             body += f'\n<span class="amb-tool">→ {escape(str(function.get("name")))}({escape(str(function.get("arguments")))})</span>'
         label = role + (f" (reply to {message['tool_call_id']})" if message.get("tool_call_id") else "")
         out.append(f'<div class="amb-msg amb-{escape(role)}"><b>{escape(label)}</b><pre>{body}</pre></div>')
     return "".join(out)
+
+
+def shorten(text: str) -> str:
+    if len(text) <= LONG_TEXT:
+        return text
+    head, tail = text[: LONG_TEXT * 3 // 4], text[-LONG_TEXT // 4 :]
+    return f"{head}\n[... {len(text) - len(head) - len(tail)} characters omitted here; steps.jsonl has the full text ...]\n{tail}"
 
 
 def _content_text(content) -> str:
