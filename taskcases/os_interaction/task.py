@@ -78,7 +78,6 @@ OUTPUT_PREFIX = "The output of the OS:\n\n"
 EMPTY_OUTPUT = "The output of the OS is empty."
 NO_TOOL_CALLS = "No executable tool calls found. Please call a tool instead"
 NOT_ACTED_ON = "Not executed: only the first tool call of a reply is acted on."
-TIMED_OUT = "[the command did not finish within {:g} s and was interrupted]"
 
 log = logging.getLogger(__name__)
 
@@ -99,12 +98,11 @@ def make_tasks(source: TaskSource, services: TaskServices) -> list[OsTask]:
     return [OsTask(source.name, load_samples(source.files), services.container_engine, services.os_base_image)]
 
 
-def tool_output(text: str, timed_out: bool = False) -> str:
-    """The tool reply to a bash_action: the original's wording and 800/780 cap."""
+def tool_output(text: str) -> str:
+    """The tool reply to a bash_action: the original's wording and 800/780 cap. (A command that timed out
+    is interrupted; the sandbox says so in the text.)"""
     from taskcases.os_interaction.sandbox import cap_output
 
-    if timed_out:
-        text = (text.rstrip("\n") + "\n" if text.strip() else "") + TIMED_OUT.format(COMMAND_TIMEOUT_S)
     return OUTPUT_PREFIX + cap_output(text) if text else EMPTY_OUTPUT
 
 
@@ -114,13 +112,14 @@ def observed_output(content: str) -> str:
 
 
 class OsTask:
-    def __init__(self, name: str, samples: list[OsSample], engine: str = "auto", base_image: str | None = None):
+    def __init__(self, name: str, samples: list[OsSample], engine="auto", base_image: str | None = None):
+        """``engine``: auto, docker, podman or a socket URL (discovered on first use), or a ContainerEngine."""
         self.name = name
         self.samples = {s.sample_id: s for s in samples}
         self.index = TaskIndex(name=name, family="os", sample_ids=tuple(s.sample_id for s in samples))
-        self.engine_choice = engine
+        self.engine_choice = engine if isinstance(engine, str) else "given"
         self.base_image = base_image
-        self._engine = None
+        self._engine = None if isinstance(engine, str) else engine
         self._unavailable: str | None = None
         self._images: dict[str, str] = {}
 
@@ -132,7 +131,9 @@ class OsTask:
             try:
                 self._engine = ContainerEngine.discover(self.engine_choice)
             except EngineUnavailable as exc:
-                self._unavailable = f"{self.name}: no container engine for os_interaction: {exc}"
+                self._unavailable = f"{self.name}: {exc}"
+            else:
+                self._engine.sweep()  # containers left by crashed runs on this host
         return self._engine
 
     def unavailable(self) -> str | None:
@@ -186,7 +187,9 @@ class OsTask:
         return [_tool_turn(0, "bash_action", {"script": script}), _answer_last_output]
 
     def close(self) -> None:
-        pass
+        if self._engine is not None:
+            self._engine.close()
+            self._engine = None
 
 
 def _answer_last_output(messages: list[Message]) -> Message:
@@ -228,6 +231,7 @@ class OsEpisode:
         ]
         self.rounds = 0
         self.commands: list[str] = []
+        self.timeouts = 0  # agent commands interrupted at the time limit (an observation, not the end)
         self._set_up()
 
     def _where(self) -> str:
@@ -280,7 +284,8 @@ class OsEpisode:
             command = str(value)
             self.commands.append(command)
             output = self.sandbox.shell(command, timeout=COMMAND_TIMEOUT_S)
-            return _tool_reply(call, tool_output(output.text, output.timed_out)), None
+            self.timeouts += output.timed_out
+            return _tool_reply(call, tool_output(output.text)), None
         return _tool_reply(call, "Answer committed."), self._score(value)
 
     def _score(self, answer) -> EnvReply:
@@ -305,6 +310,7 @@ class OsEpisode:
             "answer": answer,
             "commands": list(self.commands),
             "rounds": self.rounds,
+            "timeouts": self.timeouts,
             "file": self.sample.file,
             "index_in_file": self.sample.index_in_file,
             "backend": self.provenance["engine"],
