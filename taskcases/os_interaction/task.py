@@ -90,6 +90,16 @@ class TaskSetupError(OSError):
     """A sample's init or start script failed: the sample cannot be run (an ERROR, not a wrong answer)."""
 
 
+class ContainerFailure(OSError):
+    """The container layer failed (an image build, a container that is gone): an infrastructure ERROR."""
+
+
+def _container_errors() -> tuple[type[Exception], ...]:
+    from taskcases.os_interaction.sandbox import ImageBuildError, SandboxError
+
+    return ImageBuildError, SandboxError
+
+
 def task_indexes(source: TaskSource) -> list[TaskIndex]:
     return [TaskIndex(name=source.name, family="os", sample_ids=tuple(s.sample_id for s in load_samples(source.files)))]
 
@@ -163,12 +173,18 @@ class OsTask:
         engine = self._discover()
         if engine is None:
             raise EnvironmentUnavailable(self._unavailable)
-        tag = self.image(sample.image)
-        sandbox = engine.sandbox(
-            sample.image, session_id=f"{self.name}-{sample_id}-{uuid.uuid4().hex[:8]}", base_image=self.base_image
-        )
+        try:
+            tag = self.image(sample.image)
+            sandbox = engine.sandbox(
+                sample.image, session_id=f"{self.name}-{sample_id}-{uuid.uuid4().hex[:8]}", base_image=self.base_image
+            )
+        except _container_errors() as exc:
+            raise ContainerFailure(f"{self.name}: sample {sample_id}: {exc}") from exc
         try:
             return OsEpisode(self.name, sample, sandbox, {"engine": engine.name, "image": tag})
+        except _container_errors() as exc:
+            sandbox.close()
+            raise ContainerFailure(f"{self.name}: sample {sample_id}: {exc}") from exc
         except BaseException:
             sandbox.close()
             raise
@@ -252,6 +268,12 @@ class OsEpisode:
                 raise TaskSetupError(f"{self._where()}: the start script did not finish within {COMMAND_TIMEOUT_S:g} s")
 
     def step(self, assistant_message: Message) -> EnvReply:
+        try:
+            return self._step(assistant_message)
+        except _container_errors() as exc:
+            raise ContainerFailure(f"{self._where()}: {exc}") from exc
+
+    def _step(self, assistant_message: Message) -> EnvReply:
         self.rounds += 1
         calls = assistant_message.get("tool_calls") or []
         if not calls:

@@ -211,3 +211,11 @@ def test_without_an_engine_os_steps_are_skipped_and_the_rest_of_the_run_goes_on(
     assert outcomes["skipped"] == 2 and outcomes.get("passed", 0) + outcomes.get("failed", 0) == 4
     result.stdout.fnmatch_lines(["SKIPPED*os: no container engine answered*", f"*{missing}: no such socket*"])
     assert result.ret == 0
+
+
+def test_a_container_that_disappears_is_an_infrastructure_error_not_a_wrong_answer(open_episode):
+    episode = open_episode(sample(match=Match(answer="1")))
+    episode.step(turn(("bash_action", {"script": "echo up"})))
+    episode.sandbox.container.remove(force=True)
+    with pytest.raises(OSError):  # ContainerFailure or the engine's own error: both classed as infrastructure
+        episode.step(turn(("bash_action", {"script": "echo still there?"})))
