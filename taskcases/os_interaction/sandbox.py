@@ -596,8 +596,10 @@ class ContainerEngine:
         (``amb.pid``) on this host is gone (leftovers of a crash). Returns how many were removed."""
         host = socket.gethostname()
         removed = 0
-        for container in self.client.containers.list(all=True, filters={"label": f"{LABEL}=1"}):
-            labels = container.labels or {}
+        # The low-level listing carries the labels: no inspection of each container, which fails (Podman: 500)
+        # when another session removes it in between.
+        for container in self.client.api.containers(all=True, filters={"label": f"{LABEL}=1"}):
+            labels = container.get("Labels") or {}
             ours = (
                 session_id is not None
                 and labels.get("amb.session") == session_id
@@ -606,7 +608,7 @@ class ContainerEngine:
             orphan = labels.get("amb.host") == host and not _pid_alive(labels.get("amb.pid"))
             if ours or orphan:
                 with contextlib.suppress(*ENGINE_ERRORS):  # removed meanwhile by its own session
-                    container.remove(force=True, v=True)
+                    self.client.api.remove_container(container["Id"], force=True, v=True)
                     removed += 1
         return removed
 

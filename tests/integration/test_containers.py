@@ -48,13 +48,7 @@ def sandbox(amb_os_sandbox_factory, base_image):
 
 
 def container_exists(engine, container_id: str) -> bool:
-    import docker
-
-    try:
-        engine.client.containers.get(container_id)
-        return True
-    except docker.errors.NotFound:
-        return False
+    return bool(engine.client.api.containers(all=True, filters={"id": container_id}))
 
 
 # -- engine and images
