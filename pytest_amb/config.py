@@ -83,7 +83,7 @@ class RunConfig:
             "data_dir": str(self.data_dir) if self.data_dir else None,
             "db_url": redact_url(self.db_url),
             "embedding_model": self.embedding_model,
-            "os_base_image": self.os_base_image,
+            "os_base_image": self.os_base_image if any(t.family == "os" for t in self.tasks) else None,
             "memory_config": str(self.memory_config) if self.memory_config else None,
             "memory_overrides": self.memory_overrides,
         }

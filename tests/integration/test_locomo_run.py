@@ -2,6 +2,7 @@
 real memories, the bundled data."""
 
 import json
+import os
 import re
 import socket
 
@@ -143,6 +144,8 @@ def test_bad_options_are_usage_errors_naming_the_option(pytester, monkeypatch, a
 
 def test_precedence_is_cli_then_environment_then_ini(pytester, monkeypatch):
     pytester.makeini("[pytest]\namb_limit = 1\namb_memory = stream_icl\namb_seed = 5\n")
+    for name in [n for n in os.environ if n.startswith("AMB_")]:  # e.g. CI's AMB_OS_BASE_IMAGE
+        monkeypatch.delenv(name)
     monkeypatch.setenv("AMB_MEMORY", "zero_shot")
     monkeypatch.setenv("AMB_SEED", "6")
     result = _run(pytester, "--amb-seed=7", "--co")
