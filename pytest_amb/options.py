@@ -47,8 +47,9 @@ OPTIONS: tuple[OptionSpec, ...] = (
     ),
     OptionSpec(
         "task",
-        "task(s), comma-separated: a bare name (locomo, dbbench) selects the bundled samples, an original "
-        "config name (locomo-0 ... locomo-9, dbbench-dev, dbbench-std) selects the original data under --amb-data-dir",
+        "task(s), comma-separated: a bare name (locomo, dbbench, os) selects the bundled samples, an original "
+        "config name (locomo-0 ... locomo-9, dbbench-dev, dbbench-std, os-dev, os-std) selects the original data "
+        "under --amb-data-dir",
         default="locomo",
         metavar="NAME[,NAME]",
     ),
