@@ -8,8 +8,19 @@ the output of its example command, which depends on randomised init data).
 from __future__ import annotations
 
 import copy
+import json
 
 from pytest_amb.config import ORACLE_MODEL
+
+
+def tool_call_turn(n: int, name: str, arguments: dict) -> dict:
+    """A gold assistant turn that calls one tool (ids ``call_oracle_<n>``)."""
+    call = {
+        "id": f"call_oracle_{n}",
+        "type": "function",
+        "function": {"name": name, "arguments": json.dumps(arguments)},
+    }
+    return {"role": "assistant", "content": "", "tool_calls": [call]}
 
 
 class OracleAgent:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 
 from pytest_amb.interfaces import EnvReply, EpisodeInfo, Message, TaskIndex, TaskServices
+from pytest_amb.llm.oracle import tool_call_turn
 from taskcases.dbbench import scoring
 from taskcases.dbbench.backends import open_backend
 from taskcases.dbbench.backends.base import SqlBackend, SqlError, SqlSession, SqlTimeout
@@ -109,21 +110,12 @@ class DbbenchTask:
         """The gold solution as assistant turns: the label SQL then a commit, or a commit of the label answers."""
         sample = self.sample(sample_id)
         if not sample.is_mutation:
-            return [_tool_turn(0, "commit_final_answer", {"answers": list(sample.label)})]
-        turns = [_tool_turn(i, "execute_sql", {"query": sql}) for i, sql in enumerate(sample.label)]
-        return [*turns, _tool_turn(len(turns), "commit_final_answer", {"answers": ["done"]})]
+            return [tool_call_turn(0, "commit_final_answer", {"answers": list(sample.label)})]
+        turns = [tool_call_turn(i, "execute_sql", {"query": sql}) for i, sql in enumerate(sample.label)]
+        return [*turns, tool_call_turn(len(turns), "commit_final_answer", {"answers": ["done"]})]
 
     def close(self) -> None:
         self.sql.close()
-
-
-def _tool_turn(n: int, name: str, arguments: dict) -> Message:
-    call = {
-        "id": f"call_oracle_{n}",
-        "type": "function",
-        "function": {"name": name, "arguments": json.dumps(arguments)},
-    }
-    return {"role": "assistant", "content": "", "tool_calls": [call]}
 
 
 class DbbenchEpisode:

@@ -17,6 +17,7 @@ import shlex
 import uuid
 
 from pytest_amb.interfaces import EnvironmentUnavailable, EnvReply, EpisodeInfo, Message, TaskIndex, TaskServices
+from pytest_amb.llm.oracle import tool_call_turn
 from taskcases.os_interaction import scoring
 from taskcases.os_interaction.loader import OsSample, load_samples
 from taskcases.registry import TaskSource
@@ -194,13 +195,13 @@ class OsTask:
         shell and its output is the answer (a reply computed from the messages, since init data is random)."""
         sample = self.sample(sample_id)
         if sample.match is not None and sample.match.answer is not None:
-            return [_tool_turn(0, "answer_action", {"answer": sample.match.answer})]
+            return [tool_call_turn(0, "answer_action", {"answer": sample.match.answer})]
         if sample.example is None:  # a regex match without an example: nothing better to answer
-            return [_tool_turn(0, "answer_action", {"answer": sample.match.regex if sample.match else ""})]
+            return [tool_call_turn(0, "answer_action", {"answer": sample.match.regex if sample.match else ""})]
         script = sample.example.code
         if sample.example.language == "python":
             script = "python3 -c " + shlex.quote(script)
-        return [_tool_turn(0, "bash_action", {"script": script}), _answer_last_output]
+        return [tool_call_turn(0, "bash_action", {"script": script}), _answer_last_output]
 
     def close(self) -> None:
         if self._engine is not None:
@@ -210,16 +211,7 @@ class OsTask:
 
 def _answer_last_output(messages: list[Message]) -> Message:
     last = next((m for m in reversed(messages) if m.get("role") == "tool"), {})
-    return _tool_turn(1, "answer_action", {"answer": observed_output(str(last.get("content") or "")).strip()})
-
-
-def _tool_turn(n: int, name: str, arguments: dict) -> Message:
-    call = {
-        "id": f"call_oracle_{n}",
-        "type": "function",
-        "function": {"name": name, "arguments": json.dumps(arguments)},
-    }
-    return {"role": "assistant", "content": "", "tool_calls": [call]}
+    return tool_call_turn(1, "answer_action", {"answer": observed_output(str(last.get("content") or "")).strip()})
 
 
 class OsEpisode:

@@ -26,21 +26,6 @@ from taskcases.os_interaction.sandbox import (
     cap_output,
 )
 
-OFFLINE_BASE = "localhost/amb-base:bookworm"
-
-
-@pytest.fixture(scope="module")
-def engine(amb_container_engine):
-    return amb_container_engine
-
-
-@pytest.fixture(scope="module")
-def base_image(engine):
-    chosen = images.resolve_base_image(None)
-    if chosen is None and engine.has_image(OFFLINE_BASE):
-        chosen = OFFLINE_BASE
-    return chosen
-
 
 @pytest.fixture
 def sandbox(amb_os_sandbox_factory, base_image):

@@ -14,7 +14,7 @@ import os
 import pytest
 
 from pytest_amb.journal import read_steps
-from taskcases.os_interaction import images, task
+from taskcases.os_interaction import task
 from taskcases.os_interaction.loader import Match, OsSample, Script
 from taskcases.os_interaction.sandbox import TRUNCATION_NOTE
 from taskcases.os_interaction.task import NO_TOOL_CALLS, NOT_ACTED_ON, OsTask, TaskSetupError
@@ -24,20 +24,6 @@ BENCH = [
     "-p", "no:cacheprovider", "-W", "ignore::pytest.PytestAssertRewriteWarning",
 ]  # fmt: skip
 BUNDLED_SAMPLES = 25
-OFFLINE_BASE = "localhost/amb-base:bookworm"
-
-
-@pytest.fixture(scope="module")
-def engine(amb_container_engine):
-    return amb_container_engine
-
-
-@pytest.fixture(scope="module")
-def base_image(engine):
-    chosen = images.resolve_base_image(None)
-    if chosen is None and engine.has_image(OFFLINE_BASE):
-        chosen = OFFLINE_BASE
-    return chosen
 
 
 @pytest.fixture

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from difflib import SequenceMatcher
 
 from pytest_amb.llm.reference.qa import content_text
+from pytest_amb.llm.reference.text import offers_tools
 
 TOOL_NAMES = ("bash_action", "answer_action", "finish_action")
 OUTPUT_PREFIX = "The output of the OS:\n\n"
@@ -37,8 +38,7 @@ ANSWER, FINISH = "answer", "finish"
 
 
 def is_shell_request(request: dict) -> bool:
-    names = {(t.get("function") or {}).get("name") for t in request.get("tools") or []}
-    return set(TOOL_NAMES) <= names
+    return offers_tools(request, TOOL_NAMES)
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from difflib import SequenceMatcher
 
 from pytest_amb.llm.reference.qa import content_text
+from pytest_amb.llm.reference.text import offers_tools
 
 TOOL_NAMES = ("execute_sql", "commit_final_answer")
 _TABLE_LINE = re.compile(
@@ -39,8 +40,7 @@ SIMILAR_ENOUGH = 0.7
 
 
 def is_sql_request(request: dict) -> bool:
-    names = {(t.get("function") or {}).get("name") for t in request.get("tools") or []}
-    return set(TOOL_NAMES) <= names
+    return offers_tools(request, TOOL_NAMES)
 
 
 @dataclass(frozen=True)

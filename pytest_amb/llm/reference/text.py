@@ -19,6 +19,12 @@ STOPWORDS = frozenset(
 MONTHS = "january february march april may june july august september october november december".split()
 
 
+def offers_tools(request: dict, names) -> bool:
+    """The request offers every one of these tools (how the reference model recognises a task)."""
+    offered = {(t.get("function") or {}).get("name") for t in request.get("tools") or []}
+    return set(names) <= offered
+
+
 def words(text: str) -> list[str]:
     return _WORD.findall(str(text).lower())
 
