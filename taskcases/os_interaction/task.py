@@ -12,8 +12,8 @@ skipped (``unavailable()``).
 from __future__ import annotations
 
 import json
-import logging
 import shlex
+import sys
 import uuid
 
 from pytest_amb.interfaces import EnvironmentUnavailable, EnvReply, EpisodeInfo, Message, TaskIndex, TaskServices
@@ -80,11 +80,14 @@ EMPTY_OUTPUT = "The output of the OS is empty."
 NO_TOOL_CALLS = "No executable tool calls found. Please call a tool instead"
 NOT_ACTED_ON = "Not executed: only the first tool call of a reply is acted on."
 
-log = logging.getLogger(__name__)
-
 
 class ArgumentError(Exception):
     """A tool call's arguments cannot be read; the agent is told why."""
+
+
+def _to_terminal(line: str) -> None:
+    """Image build progress, shown even while pytest captures output (a first build takes a while)."""
+    print(line, file=sys.__stderr__, flush=True)
 
 
 class TaskSetupError(OSError):
@@ -159,7 +162,7 @@ class OsTask:
 
     def image(self, kind: str) -> str:
         if kind not in self._images:
-            self._images[kind] = self._discover().ensure_image(kind, base_image=self.base_image, progress=log.info)
+            self._images[kind] = self._discover().ensure_image(kind, base_image=self.base_image, progress=_to_terminal)
         return self._images[kind]
 
     # -- samples --------------------------------------------------------------------------------------
