@@ -3,15 +3,10 @@
 
 from collections import Counter
 
-from memories.base import MemoryDeps
-from memories.zero_shot import ZeroShotMemory
-from pytest_amb.llm.client import UsageLedger
-from pytest_amb.llm.oracle import OracleAgent
-from pytest_amb.plan import SAMPLE, Step
-from pytest_amb.runner import run_step
 from taskcases.dbbench.loader import load_samples
 from taskcases.dbbench.task import DbbenchTask
 from taskcases.registry import resolve
+from tests.support.oracle import oracle_failures
 
 
 def test_dev_set_shape(amb_original_data):
@@ -26,18 +21,5 @@ def test_dev_set_shape(amb_original_data):
 def test_the_oracle_solves_the_whole_dev_set(amb_original_data, sql_backend):
     samples = load_samples(resolve("dbbench-dev", amb_original_data).files[0])
     task = DbbenchTask("dbbench-dev", samples, sql_backend)
-    memory = ZeroShotMemory(MemoryDeps())
-    failures = []
-    for position, sample in enumerate(samples):
-        step = Step("oracle/dbbench-dev", position, "dbbench-dev", SAMPLE, sample.sample_id, "online", True, True)
-        result = run_step(
-            step,
-            task=task,
-            memory=memory,
-            agent_llm=OracleAgent(task.oracle_replies(sample.sample_id)),
-            ledger=UsageLedger(),
-            provenance={},
-        )
-        if not result.passed:
-            failures.append((sample.sample_id, result.status, result.explanation or result.error))
-    assert failures == []
+    failures = oracle_failures(task, "dbbench-dev", [s.sample_id for s in samples])
+    assert failures == {}

@@ -4,16 +4,11 @@
 
 from collections import Counter
 
-from memories.base import MemoryDeps
-from memories.zero_shot import ZeroShotMemory
-from pytest_amb.llm.client import UsageLedger
-from pytest_amb.llm.oracle import OracleAgent
-from pytest_amb.plan import SAMPLE, Step
-from pytest_amb.runner import run_step
 from taskcases.os_interaction import images
 from taskcases.os_interaction.loader import load_samples
 from taskcases.os_interaction.task import OsTask
 from taskcases.registry import resolve
+from tests.support.oracle import oracle_failures
 
 OFFLINE_BASE = "localhost/amb-base:bookworm"
 # dev.json[8] asks for `du -sh /home`; the original's size-match.py parses sizes with int(), so a gold such as
@@ -37,20 +32,7 @@ def test_the_oracle_solves_the_dev_set_in_real_containers(amb_original_data, amb
     base = images.resolve_base_image(None) or (OFFLINE_BASE if engine.has_image(OFFLINE_BASE) else None)
     samples = load_samples(resolve("os-dev", amb_original_data).files)
     task = OsTask("os-dev", samples, engine, base)
-    memory = ZeroShotMemory(MemoryDeps())
-    failures = {}
-    for position, sample in enumerate(samples):
-        step = Step("oracle/os-dev", position, "os-dev", SAMPLE, sample.sample_id, "online", True, True)
-        result = run_step(
-            step,
-            task=task,
-            memory=memory,
-            agent_llm=OracleAgent(task.oracle_replies(sample.sample_id)),
-            ledger=UsageLedger(),
-            provenance={},
-        )
-        if not result.passed:
-            failures[sample.sample_id] = result.explanation or str(result.error)
+    failures = oracle_failures(task, "os-dev", [s.sample_id for s in samples])
     assert set(failures) <= {SIZE_MATCH_CANNOT_PARSE}, failures
     if failures:
         assert "invalid literal for int()" in failures[SIZE_MATCH_CANNOT_PARSE]
