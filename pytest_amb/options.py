@@ -218,3 +218,8 @@ def read_raw(config, environ: dict | None = None) -> dict[str, RawValue]:
             continue
         raw[spec.name] = RawValue(spec.default, "default")
     return raw
+
+
+def read_value(config, name: str, environ: dict | None = None) -> str | None:
+    """One option's value by the same precedence (CLI > env > ini > default), for fixtures and plugins."""
+    return read_raw(config, environ)[name].value
