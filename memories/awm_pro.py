@@ -16,10 +16,12 @@ from pathlib import Path
 
 import numpy as np
 
-from memories.base import STATE_VERSION, Memory, Recall, UpdateReport
+from memories import awm_reference
+from memories.config import yaml_defaults
 from memories.index import VectorIndex
 from memories.llm_json import parse_json_object
 from pytest_amb.interfaces import EpisodeInfo, Message, Outcome, RetrievedItem
+from pytest_amb.memory import STATE_VERSION, Memory, Recall, UpdateReport
 
 PROMPT_TEMPLATE = (
     "Here are some useful workflows learned from past similar episodes, you can use them to help you complete the task:"
@@ -89,8 +91,11 @@ def parse_workflows(content: str) -> list[str]:
 
 class AwmProMemory(Memory):
     name = "awm_pro"
+    order = 3
+    default_config = yaml_defaults("awm_pro")
     needs_embedder = True
     needs_llm = True
+    reference_operations = awm_reference.OPERATIONS  # the reference model's answers to its own calls
 
     def __init__(self, deps):
         super().__init__(deps)

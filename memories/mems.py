@@ -14,10 +14,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import memories as registry
-from memories.base import STATE_VERSION, Memory, MemoryDeps, Recall, Scope, UpdateReport
+from memories import mems_reference
+from memories.config import yaml_defaults
 from memories.llm_json import parse_json_object
+from pytest_amb import registry
 from pytest_amb.interfaces import EpisodeInfo, Message, Outcome, RetrievedItem
+from pytest_amb.memory import STATE_VERSION, Memory, MemoryDeps, Recall, Scope, UpdateReport
 
 DESCRIPTIONS = {
     "system_memory": "task workflows, tool-use patterns and procedures learned from past tasks",
@@ -54,8 +56,11 @@ def summary(info: EpisodeInfo, trajectory: list[Message], outcome: Outcome) -> s
 
 class MemsMemory(Memory):
     name = "mems"
+    order = 5
+    default_config = yaml_defaults("mems")
     needs_embedder = True
     needs_llm = True
+    reference_operations = mems_reference.OPERATIONS  # the reference model's answers to its own calls
 
     def __init__(self, deps):
         super().__init__(deps)
@@ -64,7 +69,7 @@ class MemsMemory(Memory):
                 raise ValueError(f"mems.{key}: '{self.config[key]}' is not one of {', '.join(FALLBACKS)}")
         self.children: dict[str, Memory] = {}
         for role, mechanism in self.config["children"].items():
-            if mechanism == self.name or mechanism not in registry.available():
+            if mechanism == self.name or mechanism not in registry.memory_names():
                 raise ValueError(f"mems.children.{role}: '{mechanism}' is not a memory this run can build")
             scope = Scope(user_id=deps.scope.user_id, agent_id=role, run_id=deps.scope.run_id)
             child_deps = MemoryDeps(embedder=deps.embedder, llm=deps.llm, config=deps.child_configs.get(mechanism, {}),

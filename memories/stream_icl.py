@@ -15,9 +15,10 @@ from pathlib import Path
 
 import numpy as np
 
-from memories.base import STATE_VERSION, Memory, Recall, UpdateReport, session_header
+from memories.config import yaml_defaults
 from memories.index import VectorIndex
 from pytest_amb.interfaces import EpisodeInfo, Message, Outcome, RetrievedItem
+from pytest_amb.memory import STATE_VERSION, Memory, Recall, UpdateReport, session_header
 
 PROMPT_TEMPLATE = "Here are some examples of the task you have completed:"
 TRUNCATE = 500  # characters of tool output and reasoning kept in a shot, as in the original
@@ -61,6 +62,8 @@ def format_experience(question: str, trajectory: list[Message]) -> str:
 
 class StreamICLMemory(Memory):
     name = "stream_icl"
+    order = 2
+    default_config = yaml_defaults("stream_icl")
     needs_embedder = True
 
     def __init__(self, deps):

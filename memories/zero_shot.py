@@ -11,12 +11,16 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from memories.base import STATE_VERSION, Memory, Recall, UpdateReport, session_header
+from memories.config import yaml_defaults
 from pytest_amb.interfaces import Augmentation, EpisodeInfo, Message, Outcome
+from pytest_amb.memory import STATE_VERSION, Memory, Recall, UpdateReport, session_header
 
 
 class ZeroShotMemory(Memory):
     name = "zero_shot"
+    order = 1
+    is_baseline = True  # learns nothing from episodes: the reference of transfer gains
+    default_config = yaml_defaults("zero_shot")
 
     def __init__(self, deps):
         super().__init__(deps)

@@ -21,15 +21,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from pytest_amb.gates import METRICS
 from pytest_amb.metrics.paired import mcnemar_exact
+from pytest_amb.metrics.table import MetricTable
 from pytest_amb.report.summary import primary_samples
 
 SCHEMA = "pytest-amb/baseline"
 SCHEMA_VERSION = 1
-LOWER_IS_BETTER = ("sl", "fr")
-COMPARABLE = ("csr", "asr", "judge_accuracy", "f1", "bleu", "sl", "fr", "ftg", "rg")
-PAIRED = {"csr": "success", "asr": "success", "judge_accuracy": "judge"}  # metric -> per-sample outcome
 RECIPE_KEYS = ("mode", "params", "tasks", "seeds", "shuffle", "limit", "judge_model")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
@@ -50,8 +47,8 @@ class BaselineRequest:
         return self.directory / f"{name}.json"
 
 
-def request_from(raw: dict, rootdir: Path) -> BaselineRequest:
-    """The baseline options, validated (``raw``: options.read_raw)."""
+def request_from(raw: dict, rootdir: Path, comparable: list[str]) -> BaselineRequest:
+    """The baseline options, validated (``raw``: options.read_raw; ``comparable``: the metrics with a direction)."""
     directory = Path(raw["baseline_dir"].value or "reports/baselines").expanduser()
     if not directory.is_absolute():
         directory = rootdir / directory
@@ -66,9 +63,9 @@ def request_from(raw: dict, rootdir: Path) -> BaselineRequest:
             continue
         metric, _, value = part.partition("=")
         metric = metric.strip()
-        if metric not in COMPARABLE:
+        if metric not in comparable:
             raise BaselineError(f"--amb-max-drop '{part.strip()}': metric '{metric}' is not comparable; "
-                                f"accepted: {', '.join(COMPARABLE)}")  # fmt: skip
+                                f"accepted: {', '.join(comparable)}")  # fmt: skip
         try:
             allowed = float(value)
         except ValueError:
@@ -138,7 +135,8 @@ def load(request: BaselineRequest, config) -> dict:
     return baseline
 
 
-def save(request: BaselineRequest, config, summary: dict, results: list[dict], rootdir: Path) -> Path:
+def save(request: BaselineRequest, config, summary: dict, results: list[dict], rootdir: Path,
+         table: MetricTable) -> Path:  # fmt: skip
     path = request.path(request.save)
     baseline = {
         "schema": SCHEMA,
@@ -151,7 +149,7 @@ def save(request: BaselineRequest, config, summary: dict, results: list[dict], r
         "memories": list(config.memories),
         **identity(config),
         "summary": summary,
-        "samples": sample_outcomes(results),
+        "samples": sample_outcomes(results, table),
     }
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_suffix(".tmp")
@@ -172,8 +170,9 @@ def _commit(rootdir: Path) -> str | None:
     return done.stdout.strip() or None
 
 
-def sample_outcomes(results: list[dict]) -> dict[str, dict[str, dict]]:
-    """Per stream, the headline samples' pass/fail (and judge verdict), keyed by task/phase/stage/sample."""
+def sample_outcomes(results: list[dict], table: MetricTable) -> dict[str, dict[str, dict]]:
+    """Per stream, the headline samples' pass/fail outcomes of the metric table (the task's verdict, and
+    e.g. a judge's), keyed by task/phase/stage/sample."""
     by_stream: dict[str, list[dict]] = {}
     for result in results:
         by_stream.setdefault(result["step"]["stream"], []).append(result)
@@ -182,10 +181,10 @@ def sample_outcomes(results: list[dict]) -> dict[str, dict[str, dict]]:
         samples = {}
         for r in primary_samples(items):
             step = r["step"]
-            outcome = {"success": bool(r["success"])}
-            if "judge" in r["metrics"]:
-                outcome["judge"] = r["metrics"]["judge"] >= 1.0
-            samples[f"{step['task']}/{step['phase']}/{step.get('stage')}/{step['sample_id']}"] = outcome
+            outcome = {o.name: o.of(r) for o in table.outcomes}
+            samples[f"{step['task']}/{step['phase']}/{step.get('stage')}/{step['sample_id']}"] = {
+                name: value for name, value in outcome.items() if value is not None
+            }
         out[stream] = samples
     return out
 
@@ -204,13 +203,14 @@ class DropResult:
     worse: int = 0  # pairs that passed in the baseline and fail now
     better: int = 0
     alpha: float = 0.05
+    lower_is_better: bool = False
 
     @property
     def worsening(self) -> float | None:
         if self.baseline is None or self.current is None:
             return None
         delta = self.baseline - self.current
-        return -delta if self.metric in LOWER_IS_BETTER else delta
+        return -delta if self.lower_is_better else delta
 
     @property
     def significant(self) -> bool:
@@ -258,21 +258,26 @@ class Comparison:
         }  # fmt: skip
 
 
-def compare(name: str, baseline: dict, summary: dict, results: list[dict], max_drops, alpha: float) -> Comparison:
+def compare(name: str, baseline: dict, summary: dict, results: list[dict], max_drops, alpha: float,
+            table: MetricTable) -> Comparison:  # fmt: skip
+    """Each metric of ``max_drops`` per stream against the matching baseline stream; values are read through
+    ``table`` (the run's metrics, also for baselines saved before summaries carried a "metrics" block)."""
     base_streams = {s["stream"]: s for s in baseline["summary"]["streams"]}
-    current = sample_outcomes(results)
+    current = sample_outcomes(results, table)
     out = []
     for stream in summary["streams"]:
         match = _matching_stream(stream["stream"], base_streams)
-        for metric, allowed in max_drops:
-            if match is None:
-                out.append(DropResult(metric, stream["stream"], None, allowed, alpha=alpha))
+        for metric_name, allowed in max_drops:
+            lower = metric_name in table.comparable and table.metric(metric_name).better == "lower"
+            if match is None or metric_name not in table.comparable:
+                out.append(DropResult(metric_name, stream["stream"], match, allowed, alpha=alpha, lower_is_better=lower))
                 continue
+            metric = table.metric(metric_name)
             paired = {}
-            if metric in PAIRED:
-                paired = _paired(baseline["samples"].get(match, {}), current.get(stream["stream"], {}), PAIRED[metric])
-            out.append(DropResult(metric, stream["stream"], match, allowed, METRICS[metric](base_streams[match]),
-                                  METRICS[metric](stream), alpha=alpha, **paired))  # fmt: skip
+            if metric.outcome:
+                paired = _paired(baseline["samples"].get(match, {}), current.get(stream["stream"], {}), metric.outcome)
+            out.append(DropResult(metric_name, stream["stream"], match, allowed,
+                                  table.value(metric_name, base_streams[match]), table.value(metric_name, stream), alpha=alpha, lower_is_better=lower, **paired))  # fmt: skip
     return Comparison(name, tuple(out))
 
 

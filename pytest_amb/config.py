@@ -11,23 +11,14 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pytest_amb.options import OPTIONS, RawValue
-from pytest_amb.plan import ModeParams
+from pytest_amb import options
+from pytest_amb.option_spec import describe, parse_bool, redact_url
+from pytest_amb.options import RawValue
+from pytest_amb.plan import MODES, ModeParams, modes
 
-MODES = ("offline", "online", "replay", "transfer", "repair")
-# The parameters each mode reads (they enter the configuration and its hash only in that mode).
-MODE_PARAMS = {
-    "offline": ("train_size",),
-    "online": ("cross_task",),
-    "replay": ("replay_m", "replay_n", "replay_seed"),
-    "transfer": ("transfer_from", "transfer_to", "forward_n"),
-    "repair": ("repair_m", "repair_n", "repair_seed", "repair_size_locomo"),
-}
 REFERENCE_MODEL = "reference"
 ORACLE_MODEL = "oracle"  # replays gold solutions; needs no endpoint
 LOCAL_MODELS = (REFERENCE_MODEL, ORACLE_MODEL)
-_TRUE = ("1", "true", "yes", "on")
-_FALSE = ("0", "false", "no", "off")
 
 
 class ConfigError(ValueError):
@@ -38,7 +29,7 @@ class ConfigError(ValueError):
 class RunConfig:
     mode: str
     memories: tuple[str, ...]
-    tasks: tuple  # tuple[taskcases.registry.TaskSource, ...]
+    tasks: tuple  # tuple[pytest_amb.tasks.TaskSource, ...]
     seeds: tuple[int, ...]
     shuffle: bool
     limit: int
@@ -46,16 +37,15 @@ class RunConfig:
     base_url: str | None
     judge_model: str
     data_dir: Path | None
-    db_url: str | None
     run_dir: Path
     embedding_model: str
     container_engine: str = "auto"
-    os_base_image: str | None = None
     resume: str | None = None  # "latest" or a run id (not part of the results' definition)
     reference_latency: float = 0.0
     memory_config: Path | None = None
     memory_overrides: dict = field(default_factory=dict)
     params: ModeParams = field(default_factory=ModeParams)
+    task_options: dict[str, dict] = field(default_factory=dict)  # selected family -> its own options' values
     sources: dict[str, str] = field(default_factory=dict, compare=False)  # option -> cli/env/ini/default
 
     @property
@@ -66,12 +56,17 @@ class RunConfig:
     def uses_reference_model(self) -> bool:
         return REFERENCE_MODEL in (self.model, self.judge_model)
 
+    @property
+    def families(self) -> list[str]:
+        """The task families of the selected tasks, in order."""
+        return list(dict.fromkeys(t.family for t in self.tasks))
+
     def to_json(self) -> dict:
-        """Everything that defines the run's results. Never contains secrets (API keys come from the
-        environment at call time and are not part of the configuration)."""
-        return {
+        """Everything that defines the run's results. Secrets never enter it: API keys come from the
+        environment at call time, and secret options (URLs with a password) pass through redact_url."""
+        described = {
             "mode": self.mode,
-            "params": {name: getattr(self.params, name) for name in MODE_PARAMS[self.mode]},
+            "params": self.params.of(self.mode),
             "memories": list(self.memories),
             "tasks": [t.name for t in self.tasks],
             "seeds": list(self.seeds),
@@ -81,12 +76,14 @@ class RunConfig:
             "base_url": self.base_url,
             "judge_model": self.judge_model,
             "data_dir": str(self.data_dir) if self.data_dir else None,
-            "db_url": redact_url(self.db_url),
             "embedding_model": self.embedding_model,
-            "os_base_image": self.os_base_image if any(t.family == "os" for t in self.tasks) else None,
             "memory_config": str(self.memory_config) if self.memory_config else None,
             "memory_overrides": self.memory_overrides,
         }
+        for values in self.task_options.values():
+            for name, value in values.items():
+                described[name] = redact_url(value) if options.spec(name).secret else value
+        return described
 
     @property
     def hash(self) -> str:
@@ -94,23 +91,9 @@ class RunConfig:
         return hashlib.sha256(canonical).hexdigest()[:12]
 
 
-def redact_url(url: str | None) -> str | None:
-    """The URL without its password (the one place a secret could enter the configuration)."""
-    if not url:
-        return None
-    from urllib.parse import urlsplit, urlunsplit
-
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.rsplit("@", 1)
-    user = netloc[0].split(":", 1)[0]
-    return urlunsplit(parts._replace(netloc=f"{user}:***@{netloc[1]}"))
-
-
 def _memory_overrides(path: Path | None, accepted: dict, fail) -> dict:
     """The --amb-memory-config sections, each checked against its mechanism's documented parameters."""
-    from memories import config as memory_config
+    from pytest_amb import memory_config
 
     try:
         overrides = memory_config.read_override_file(path)
@@ -123,33 +106,34 @@ def _memory_overrides(path: Path | None, accepted: dict, fail) -> dict:
     return overrides
 
 
-def _describe(name: str, raw: RawValue) -> str:
-    spec = next(s for s in OPTIONS if s.name == name)
-    where = {"cli": spec.flag, "env": spec.env, "ini": f"ini option {spec.ini}", "default": f"default of {spec.flag}"}
-    return f"{spec.flag} (from {where[raw.source]})"
-
-
 def _list(value: str | None) -> list[str]:
     return [part.strip() for part in (value or "").split(",") if part.strip()]
 
 
 def resolve(raw: dict[str, RawValue], rootdir: Path) -> RunConfig:
     def fail(name: str, message: str):
-        raise ConfigError(f"{_describe(name, raw[name])}: {message}")
+        raise ConfigError(f"{describe(options.spec(name), raw[name].source)}: {message}")
+
+    def declared(spec):
+        """A declared option's value, parsed by its own parser (modes' and task families' options)."""
+        try:
+            return spec.parse(raw[spec.name].value)
+        except ValueError as exc:
+            fail(spec.name, str(exc))
 
     mode = (raw["mode"].value or "").strip()
     if mode not in MODES:
         fail("mode", f"'{mode}' is not accepted; accepted: {', '.join(MODES)}")
 
-    import memories as memory_registry
+    from pytest_amb import registry
 
     memory_names = _list(raw["memory"].value)
-    accepted = memory_registry.available()
+    accepted = registry.memory_names()
     if not memory_names:
-        fail("memory", f"empty; accepted: {', '.join(accepted)}")
+        fail("memory", f"empty; accepted: {', '.join(registry.listed_memory_names())}")
     for name in memory_names:
         if name not in accepted:
-            fail("memory", f"'{name}' is not accepted; accepted: {', '.join(accepted)}")
+            fail("memory", f"'{name}' is not accepted; accepted: {', '.join(registry.listed_memory_names())}")
 
     memory_config = Path(raw["memory_config"].value).expanduser() if raw["memory_config"].value else None
     memory_overrides = _memory_overrides(memory_config, accepted, lambda message: fail("memory_config", message))
@@ -160,8 +144,7 @@ def resolve(raw: dict[str, RawValue], rootdir: Path) -> RunConfig:
     if data_dir is not None and not data_dir.is_dir():
         fail("data_dir", f"'{data_dir}' is not a directory")
 
-    from taskcases.registry import TaskNameError
-    from taskcases.registry import resolve as resolve_task
+    from pytest_amb.tasks import TaskNameError
 
     task_names = _list(raw["task"].value)
     if not task_names:
@@ -169,7 +152,7 @@ def resolve(raw: dict[str, RawValue], rootdir: Path) -> RunConfig:
     tasks = []
     for name in task_names:
         try:
-            tasks.append(resolve_task(name, data_dir))
+            tasks.append(registry.catalog().resolve(name, data_dir))
         except TaskNameError as exc:
             fail("task", str(exc))
 
@@ -183,35 +166,24 @@ def resolve(raw: dict[str, RawValue], rootdir: Path) -> RunConfig:
         fail("seed", "empty; give an integer")
 
     def boolean(name: str) -> bool:
-        text = (raw[name].value or "").strip().lower()
-        if text not in _TRUE + _FALSE:
-            fail(name, f"'{raw[name].value}' is not accepted; accepted: true, false")
-        return text in _TRUE
-
-    def number(name: str, kind: type):
-        text = (raw[name].value or "").strip()
         try:
-            return kind(text)
-        except ValueError:
-            fail(name, f"'{text}' is not {'an integer' if kind is int else 'a number'}")
+            return parse_bool(raw[name].value)
+        except ValueError as exc:
+            fail(name, str(exc))
 
     shuffle = boolean("shuffle")
-    params = ModeParams(
-        train_size=number("train_size", float),
-        cross_task=boolean("cross_task"),
-        replay_m=number("replay_m", int),
-        replay_n=number("replay_n", int),
-        replay_seed=number("replay_seed", int),
-        transfer_from=(raw["transfer_from"].value or "").strip(),
-        transfer_to=(raw["transfer_to"].value or "").strip(),
-        forward_n=number("forward_n", int),
-        repair_m=number("repair_m", int),
-        repair_n=number("repair_n", int),
-        repair_seed=number("repair_seed", int),
-        repair_size_locomo=number("repair_size_locomo", float),
-    )
-    if params.cross_task and mode != "online":
-        fail("cross_task", f"applies to online mode only (mode is '{mode}'); for transfer use --amb-transfer-from/-to")
+    params = ModeParams(**{spec.name: declared(spec) for m in modes().values() for spec in m.params})
+    for other in modes().values():
+        for name, hint in other.only_here.items():
+            if other.name != mode and getattr(params, name):
+                fail(name, f"applies to {other.name} mode only (mode is '{mode}'); {hint}")
+
+    selected = {t.family for t in tasks}
+    task_options = {}
+    for family in registry.task_families().values():
+        values = {spec.name: declared(spec) for spec in family.options}  # every family's: a typo never hides
+        if family.name in selected:
+            task_options[family.name] = values
 
     def non_negative(name: str, kind: type, hint: str):
         try:
@@ -240,15 +212,6 @@ def resolve(raw: dict[str, RawValue], rootdir: Path) -> RunConfig:
     if judge_model != REFERENCE_MODEL and not base_url:
         fail("judge_model", f"'{judge_model}' needs an endpoint: pass --amb-base-url and a real --amb-model")
 
-    db_url = (raw["db_url"].value or "").strip() or None
-    if db_url:
-        from taskcases.dbbench.backends.mysql import parse_url
-
-        try:
-            parse_url(db_url)
-        except ValueError as exc:
-            raise ConfigError(f"{_describe('db_url', raw['db_url'])}: '{redact_url(db_url)}': {exc}") from None
-
     run_dir = Path(raw["run_dir"].value or "reports/runs").expanduser()
     if not run_dir.is_absolute():
         run_dir = rootdir / run_dir
@@ -260,7 +223,6 @@ def resolve(raw: dict[str, RawValue], rootdir: Path) -> RunConfig:
     container_engine = (raw["container_engine"].value or "").strip() or "auto"
     if container_engine not in ("auto", "docker", "podman") and "://" not in container_engine:
         fail("container_engine", f"'{container_engine}' is not accepted; accepted: auto, docker, podman, or a URL")
-    os_base_image = (raw["os_base_image"].value or "").strip() or None
 
     resume = (raw["resume"].value or "").strip() or None
     reference_latency = non_negative("reference_latency", float, "give seconds >= 0")
@@ -276,15 +238,14 @@ def resolve(raw: dict[str, RawValue], rootdir: Path) -> RunConfig:
         base_url=base_url,
         judge_model=judge_model,
         data_dir=data_dir,
-        db_url=db_url,
         run_dir=run_dir,
         embedding_model=embedding_model,
         container_engine=container_engine,
-        os_base_image=os_base_image,
         resume=resume,
         reference_latency=reference_latency,
         memory_config=memory_config,
         memory_overrides=memory_overrides,
         params=params,
+        task_options=task_options,
         sources={name: value.source for name, value in raw.items()},
     )

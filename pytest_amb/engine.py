@@ -9,17 +9,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-import memories as memory_registry
-from memories.base import MemoryDeps, Scope
-from memories.embedder import CountingEmbedder, EmbedderError
+from pytest_amb import registry
 from pytest_amb.config import ORACLE_MODEL, REFERENCE_MODEL, RunConfig
-from pytest_amb.interfaces import EnvironmentUnavailable, JudgeError, TaskServices
+from pytest_amb.embedding import CountingEmbedder, EmbedderError
+from pytest_amb.interfaces import EnvironmentUnavailable, JudgeError
 from pytest_amb.llm.client import LLMClient, LLMError, UsageLedger, api_key_from_environment
 from pytest_amb.llm.oracle import OracleAgent
+from pytest_amb.memory import MemoryDeps, Scope
 from pytest_amb.plan import SAMPLE, Plan, Step, memory_anchors
 from pytest_amb.resume import find_checkpoint, save_checkpoint
 from pytest_amb.runner import StepResult, run_step
-from taskcases.registry import family_module
+from pytest_amb.tasks import TaskContext
 
 
 class StreamOrderError(RuntimeError):
@@ -47,6 +47,7 @@ class Engine:
         self._judge = None
         self._tasks: dict | None = None
         self._embedder = None
+        self._containers = None
         self._streams: dict[str, StreamState] = {}
         self._memory_clients: dict[str, LLMClient] = {}
         self._snapshots: dict[tuple[str, int], object] = {}
@@ -65,7 +66,11 @@ class Engine:
         if self._reference is None:
             from pytest_amb.llm.reference.server import ReferenceServer
 
-            self._reference = ReferenceServer(latency_s=self.config.reference_latency).start()
+            self._reference = ReferenceServer(
+                policies=registry.reference_policies(),
+                operations=registry.memory_operations(),
+                latency_s=self.config.reference_latency,
+            ).start()
         return self._reference.base_url
 
     def _client(self, model: str) -> LLMClient:
@@ -95,21 +100,39 @@ class Engine:
             return OracleAgent(task.oracle_replies(step.sample_id))
         return self.agent
 
+    def service(self, name: str):
+        """A harness service a task family asked for by name (``TaskFamily.services``)."""
+        if name == "judge_llm":
+            return self._judge_llm()
+        if name == "containers":
+            if self._containers is None:
+                from pytest_amb.containers.service import ContainerService
+
+                self._containers = ContainerService(self.config.container_engine)
+            return self._containers
+        raise KeyError(f"no harness service '{name}'")
+
+    def _context(self, family) -> TaskContext:
+        def service(name: str):
+            if name not in family.services:
+                raise KeyError(f"task family '{family.name}' uses the service '{name}' without declaring it")
+            return self.service(name)
+
+        return TaskContext(options=self.config.task_options.get(family.name, {}), service=service)
+
     def tasks(self) -> dict:
         if self._tasks is None:
-            c = self.config
-            services = TaskServices(judge_llm=self._judge_llm(), db_url=c.db_url,
-                                    container_engine=c.container_engine, os_base_image=c.os_base_image)  # fmt: skip
             tasks = {}
             for source in self.config.tasks:
-                for task in family_module(source.family).make_tasks(source, services):
+                family = registry.family(source.family)
+                for task in family.build(source, registry.load_data(source), self._context(family)):
                     tasks[task.name] = task
             self._tasks = tasks
         return self._tasks
 
     def embedder(self):
         if self._embedder is None:
-            from memories.embedder import load_embedder
+            from pytest_amb.embedding import load_embedder
 
             self._embedder = load_embedder(self.config.embedding_model)
         return self._embedder
@@ -126,7 +149,7 @@ class Engine:
         return self._memory_clients[key]
 
     def _new_memory(self, name: str, stream_id: str):
-        cls = memory_registry.memory_class(name)
+        cls = registry.memory_class(name)
         embedder = CountingEmbedder(self.embedder(), self.ledger) if cls.needs_embedder else None
         deps = MemoryDeps(
             embedder=embedder,
@@ -230,6 +253,9 @@ class Engine:
         for task in (self._tasks or {}).values():
             task.close()
         self._tasks = None
+        if self._containers is not None:
+            self._containers.close()
+            self._containers = None
         if self._reference is not None:
             self._reference.stop()
             self._reference = None

@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from pytest_amb.plugin import SESSION_PLUGIN
-
-RESULT_KEY = pytest.StashKey[dict]()
+from pytest_amb.names import SESSION_PLUGIN
 
 
 def _bench(config):
@@ -44,6 +42,8 @@ def amb_step_result(request, amb_engine, amb_step):
             status=ERROR,
             error={"kind": kind, "type": type(exc).__name__, "message": str(exc)},
         )
+    from pytest_amb.session import RESULT_KEY
+
     payload = result.to_json()
     request.node.stash[RESULT_KEY] = payload
     for name in ("task", "sample_id", "phase", "memory_op"):

@@ -8,18 +8,6 @@ import re
 from dataclasses import dataclass
 
 OPERATORS = {">=": operator.ge, "<=": operator.le, ">": operator.gt, "<": operator.lt}
-METRICS = {
-    "csr": lambda s: s["csr"]["final"],
-    "asr": lambda s: s["success"]["asr"],
-    "judge_accuracy": lambda s: s["qa"]["judge_accuracy"],
-    "f1": lambda s: s["qa"]["f1"],
-    "bleu": lambda s: s["qa"]["bleu"],
-    "lg": lambda s: s["lg"]["mean"],
-    "sl": lambda s: s["sl"]["mean"],
-    "fr": lambda s: (s.get("replay") or {}).get("fr"),
-    "ftg": lambda s: (s.get("forward_transfer") or {}).get("ftg"),
-    "rg": lambda s: ((s.get("repair") or {}).get("full") or {}).get("rg"),
-}
 _GATE = re.compile(r"^\s*([a-z_0-9]+)\s*(>=|<=|>|<)\s*(-?\d+(?:\.\d+)?)\s*$")
 
 
@@ -49,20 +37,22 @@ class GateResult:
         return f"{'PASS' if self.passed else 'FAIL'} {self.gate} {self.stream}: {value}"
 
 
-def parse(text: str) -> Gate:
+def parse(text: str, known: list[str]) -> Gate:
+    """``known``: the metric names a gate may use (every installed family's and mode's, and the harness's)."""
     match = _GATE.match(text)
-    if not match or match.group(1) not in METRICS:
+    if not match or match.group(1) not in known:
         raise GateError(
-            f"--amb-gate '{text}': expected METRIC OP NUMBER such as 'csr>=0.40'; metrics: {', '.join(METRICS)}; "
+            f"--amb-gate '{text}': expected METRIC OP NUMBER such as 'csr>=0.40'; metrics: {', '.join(known)}; "
             "operators: >=, <=, >, <"
         )
     return Gate(match.group(1), match.group(2), float(match.group(3)))
 
 
 def evaluate(gates: list[Gate], summary: dict) -> list[GateResult]:
+    """Every stream's value of the gate's metric (``metrics`` of its summary, from the run's metric table)."""
     results = []
     for gate in gates:
-        measured = [(s["stream"], METRICS[gate.metric](s)) for s in summary["streams"]]
+        measured = [(s["stream"], s["metrics"].get(gate.metric)) for s in summary["streams"]]
         measured = [(stream, value) for stream, value in measured if value is not None]
         if not measured:
             results.append(GateResult(gate, "(all streams)", None, False))

@@ -1,6 +1,6 @@
-"""The data objects and protocols shared by the harness, the tasks and the memories.
+"""The data objects and protocols shared by the harness, the task families and the memory mechanisms.
 
-Tasks (``taskcases``) and memories (``memories``) implement these; the harness (``pytest_amb``) drives
+Task families and memory mechanisms implement these; the harness (``pytest_amb``) drives
 them without knowing which task or memory it holds. Field names follow the AgentRL / AgentBench wire
 format (messages, tools, status, finish, reward, metric) so the same objects can travel over HTTP.
 """
@@ -17,7 +17,7 @@ Message = dict[str, Any]  # an OpenAI chat message
 class EpisodeInfo:
     """What a memory may know about a sample before the agent acts."""
 
-    task: str  # task instance name, e.g. "locomo-0"
+    task: str  # task instance name, e.g. "<family>-dev"
     sample_id: str  # stable within the task, e.g. "qa-17" or "session-3"
     query: str  # the clean retrieval query (the question, without any injected memory)
     meta: dict[str, Any] = field(default_factory=dict)
@@ -60,8 +60,8 @@ class TaskIndex:
     """What a plan needs to know about a task instance: stable sample ids and, for
     conversational tasks, the sessions in order."""
 
-    name: str  # e.g. "locomo-0", "locomo/amb-sample-1" (a bundled conversation)
-    family: str  # e.g. "locomo"
+    name: str  # e.g. "<family>-dev", or "<family>/<sample file>" for one bundled conversation
+    family: str  # the task family's registered name
     sample_ids: tuple[str, ...]
     sessions: tuple[SessionInfo, ...] = ()
 
@@ -130,13 +130,3 @@ class JudgeVerdict:
     score: float  # 1.0 correct, 0.0 wrong
     label: str
     rationale: str
-
-
-@dataclass(frozen=True)
-class TaskServices:
-    """What the harness injects into tasks (tasks never build their own LLM clients)."""
-
-    judge_llm: Any = None  # the LLM client tasks build their judge on (purpose "judge")
-    db_url: str | None = None  # dbbench: a MySQL/MariaDB server URL; None = embedded SQLite
-    container_engine: str = "auto"  # os_interaction: auto, docker, podman or a socket URL
-    os_base_image: str | None = None  # os_interaction: base image the task images are built FROM

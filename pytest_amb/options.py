@@ -8,49 +8,24 @@ Each option has a command-line flag, an ini twin (``amb_<name>``) and an environ
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass
 
-
-@dataclass(frozen=True)
-class OptionSpec:
-    name: str  # e.g. "mode"; flag --amb-mode, ini amb_mode, env AMB_MODE
-    help: str
-    default: str | None = None
-    metavar: str = "VALUE"
-    const: str | None = None  # the value of the bare flag (an optional argument)
-
-    @property
-    def flag(self) -> str:
-        return "--amb-" + self.name.replace("_", "-")
-
-    @property
-    def ini(self) -> str:
-        return "amb_" + self.name
-
-    @property
-    def env(self) -> str:
-        return "AMB_" + self.name.upper()
-
-    @property
-    def dest(self) -> str:
-        return "amb_" + self.name
-
+from pytest_amb.option_spec import OptionSpec
 
 OPTIONS: tuple[OptionSpec, ...] = (
     OptionSpec("mode", "evaluation mode: offline, online, replay, transfer, repair", default="online", metavar="MODE"),
     OptionSpec(
         "memory",
-        "memory mechanism(s), comma-separated: zero_shot, stream_icl, awm_pro, mem0, mems, or one an installed "
-        "package registers (entry points 'pytest_amb.memories')",
-        default="stream_icl",
+        "memory mechanism(s), comma-separated: any installed mechanism (entry points 'pytest_amb.memories'; "
+        "the built-ins are described in the memories guide (docs), default: the one the installed packages declare)",
         metavar="NAME[,NAME]",
     ),
     OptionSpec(
         "task",
-        "task(s), comma-separated: a bare name (locomo, dbbench, os) selects the bundled samples, an original "
-        "config name (locomo-0 ... locomo-9, dbbench-dev, dbbench-std, os-dev, os-std) selects the original data "
-        "under --amb-data-dir",
-        default="locomo",
+        "task(s), comma-separated: a task family's name selects its bundled samples, an original config name "
+        "selects the original data under --amb-data-dir (installed families: entry points 'pytest_amb.tasks'; "
+        "docs/tasks.md lists the built-ins and their names; default: the one the installed packages declare)",
         metavar="NAME[,NAME]",
     ),
     OptionSpec("seed", "seed of the schedule shuffle (the original's shuffle.seed)", default="66", metavar="INT"),
@@ -63,42 +38,8 @@ OPTIONS: tuple[OptionSpec, ...] = (
     ),
     OptionSpec(
         "memory_config",
-        "YAML file overriding memory parameters, one section per mechanism (e.g. 'mem0: {algorithm: v3}')",
+        "YAML file overriding memory parameters, one section per mechanism (e.g. '<mechanism>: {top_k: 5}')",
         metavar="FILE",
-    ),
-    OptionSpec(
-        "train_size",
-        "offline: fraction of a system task's samples in the train phase",
-        default="0.6",
-        metavar="FRACTION",
-    ),
-    OptionSpec(
-        "cross_task",
-        "online: all selected tasks in one stream sharing one memory (true/false)",
-        default="false",
-        metavar="BOOL",
-    ),
-    OptionSpec("replay_m", "replay: training samples per stage (system tasks)", default="20", metavar="N"),
-    OptionSpec("replay_n", "replay: replay tests after each stage", default="20", metavar="N"),
-    OptionSpec("replay_seed", "replay: seed of the replay-test draws", default="66", metavar="INT"),
-    OptionSpec("transfer_from", "transfer: source task (cross-task transfer)", metavar="TASK"),
-    OptionSpec("transfer_to", "transfer: target task (cross-task transfer)", metavar="TASK"),
-    OptionSpec(
-        "forward_n",
-        "transfer without from/to: probe the n-th sample after each learned one (forward transfer)",
-        default="3",
-        metavar="N",
-    ),
-    OptionSpec("repair_m", "repair: samples per group (system tasks)", default="20", metavar="N"),
-    OptionSpec("repair_n", "repair: samples per group given wrong feedback (system tasks)", default="20", metavar="N"),
-    OptionSpec(
-        "repair_seed", "repair: seed of the choice of samples given wrong feedback", default="66", metavar="INT"
-    ),
-    OptionSpec(
-        "repair_size_locomo",
-        "repair: fraction of a session's questions given wrong feedback (LoCoMo), in (0, 1]",
-        default="0.5",
-        metavar="FRACTION",
     ),
     OptionSpec(
         "model",
@@ -123,22 +64,11 @@ OPTIONS: tuple[OptionSpec, ...] = (
         metavar="DIR",
     ),
     OptionSpec(
-        "db_url",
-        "dbbench SQL server, e.g. mysql://user:password@host:3306 (MySQL or MariaDB); empty = embedded SQLite",
-        metavar="URL",
-    ),
-    OptionSpec(
         "container_engine",
-        "os_interaction container engine: auto (DOCKER_HOST, the Docker socket, then Podman sockets), docker, "
+        "container engine of the tasks that run containers: auto (DOCKER_HOST, the Docker socket, then Podman sockets), docker, "
         "podman, or a socket URL (unix:///..., tcp://...)",
         default="auto",
         metavar="ENGINE",
-    ),
-    OptionSpec(
-        "os_base_image",
-        "os_interaction: base image the task images are built FROM (default: the Dockerfiles' ubuntu:22.04; "
-        "offline machines use a locally imported root filesystem, see extra/README.md)",
-        metavar="IMAGE",
     ),
     OptionSpec("run_dir", "parent folder of run directories", default="reports/runs", metavar="DIR"),
     OptionSpec(
@@ -191,19 +121,36 @@ class RawValue:
     source: str  # "cli", "env", "ini" or "default"
 
 
-def add_options(parser) -> None:
+def add_options(parser, specs: Iterable[OptionSpec]) -> None:
     group = parser.getgroup("amb", "AgentMemoryBench (pytest-amb)")
-    for spec in OPTIONS:
+    for spec in specs:
         extra = {"nargs": "?", "const": spec.const} if spec.const else {}
         group.addoption(spec.flag, dest=spec.dest, default=None, metavar=spec.metavar, help=spec.help, **extra)
         parser.addini(spec.ini, help=f"{spec.help} (twin of {spec.flag})", default=None)
+
+
+def all_specs() -> list[OptionSpec]:
+    """The harness's options (--amb-task and --amb-memory defaulting to what the installed packages mark as
+    default), every mode's parameters, and every installed task family's own options."""
+    from dataclasses import replace
+
+    from pytest_amb import registry
+    from pytest_amb.plan import modes
+
+    defaults = {"task": registry.default("task"), "memory": registry.default("memory")}
+    core = [replace(spec, default=defaults[spec.name]) if spec.name in defaults else spec for spec in OPTIONS]
+    return [*core, *(spec for mode in modes().values() for spec in mode.params), *registry.option_specs()]
+
+
+def spec(name: str) -> OptionSpec:
+    return next(s for s in all_specs() if s.name == name)
 
 
 def read_raw(config, environ: dict | None = None) -> dict[str, RawValue]:
     """Raw string value and its source for every option, CLI > env > ini > default."""
     environ = os.environ if environ is None else environ
     raw: dict[str, RawValue] = {}
-    for spec in OPTIONS:
+    for spec in all_specs():
         cli = config.getoption(spec.dest, default=None)
         if cli is not None:
             raw[spec.name] = RawValue(str(cli), "cli")
@@ -223,3 +170,5 @@ def read_raw(config, environ: dict | None = None) -> dict[str, RawValue]:
 def read_value(config, name: str, environ: dict | None = None) -> str | None:
     """One option's value by the same precedence (CLI > env > ini > default), for fixtures and plugins."""
     return read_raw(config, environ)[name].value
+
+

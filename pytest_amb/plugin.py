@@ -11,15 +11,14 @@ from __future__ import annotations
 import pytest
 
 from pytest_amb import options
-
-STEP_FIXTURE = "amb_step"
-TASK_MARKER = "amb_task"
-SESSION_PLUGIN = "amb-bench-session"
-REPORT_ATTRIBUTE = "amb_result"  # JSON-only step result carried on the test report (survives xdist)
+from pytest_amb.names import SESSION_PLUGIN, STEP_FIXTURE, TASK_MARKER
 
 
 def pytest_addoption(parser):
-    options.add_options(parser)
+    from pytest_amb import registry
+
+    registry.refresh()
+    options.add_options(parser, options.all_specs())
     parser.getgroup("amb").addoption(
         "--amb-gate",
         action="append",
@@ -43,29 +42,39 @@ def pytest_configure(config):
     except ConfigError as exc:
         raise pytest.UsageError(str(exc)) from None
     from pytest_amb import baseline, fixtures, gates
+    from pytest_amb.metrics.core import known_table
     from pytest_amb.plan import PlanError
     from pytest_amb.resume import ResumeError
     from pytest_amb.session import BenchSession
+    from pytest_amb.tasks import DataError
 
     bench = BenchSession(config, run_config)
     try:
         bench.plan()
         bench.prepare_run()
-        bench.gates = [gates.parse(text) for text in config.getoption("amb_gate") or []]
-        bench.baseline_request = baseline.request_from(raw, config.rootpath)
+        known = known_table()
+        bench.gates = [gates.parse(text, [m.name for m in known.metrics]) for text in config.getoption("amb_gate") or []]
+        bench.baseline_request = baseline.request_from(raw, config.rootpath, known.comparable)
         if bench.baseline_request.compare and not hasattr(config, "workerinput"):
             bench.baseline = baseline.load(bench.baseline_request, run_config)
-    except (PlanError, ResumeError, gates.GateError, baseline.BaselineError) as exc:
+    except (PlanError, DataError, ResumeError, gates.GateError, baseline.BaselineError) as exc:
         raise pytest.UsageError(str(exc)) from None
     config.pluginmanager.register(bench, SESSION_PLUGIN)
+    from pytest_amb.collection import StepCollection
+
+    config.pluginmanager.register(StepCollection(bench), "amb-step-collection")
     if config.pluginmanager.hasplugin("xdist") and not hasattr(config, "workerinput"):
         from pytest_amb.scheduling import StreamSchedulingPlugin
 
         config.pluginmanager.register(StreamSchedulingPlugin(bench), "amb-stream-scheduling")
     config.pluginmanager.register(fixtures, "amb-fixtures")
-    from pytest_amb import container_fixtures
+    from pytest_amb import registry
+    from pytest_amb.containers import fixtures as container_fixtures
 
     config.pluginmanager.register(container_fixtures, "amb-container-fixtures")
+    for family in registry.task_families().values():  # fixtures a task family offers its users
+        if family.plugin:
+            config.pluginmanager.import_plugin(family.plugin)
     if config.getoption("htmlpath", None) and not hasattr(config, "workerinput"):
         from pytest_amb.report.html import HtmlReport
 

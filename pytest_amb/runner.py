@@ -87,8 +87,8 @@ def _inject(step: Step, task, memory, result: StepResult, ledger) -> None:
     result.memory_cost["update"] = ledger.since(mark)
     result.transcript = trajectory
     result.update = report.to_json()
-    # Writing a session is not scored: a mechanism may rightly keep nothing (awm_pro induces from episodes,
-    # mem0 may find nothing new); the report says what it kept and why.
+    # Writing a session is not scored: a mechanism may rightly keep nothing (one that induces from episodes,
+    # or one that finds nothing new); the report says what it kept and why.
     result.success = report.stored
     result.status = PASSED
     result.explanation = "" if report.stored else f"the memory kept nothing of this session: {report.reason}"

@@ -1,9 +1,9 @@
 """pytest-xdist scheduling by stream (spec anchors_ecosystem §1.2).
 
 Under ``-n N`` the steps of a stream that update memory (its *spine*), and the read-only steps that sit
-between them, form one work unit: one worker, plan order. Read-only steps of the fan-out phases
-(offline ``test``, transfer ``target``, replay ``immediate_test``/``replay_test``, ``forward_test``)
-are split off in chunks that wait until the spine step they depend on (the last learning step before
+between them, form one work unit: one worker, plan order. Read-only steps of the mode's fan-out phases
+(``Mode.fan_out_phases``: offline ``test``, transfer ``target``, replay ``immediate_test``/``replay_test``,
+``forward_test``) are split off in chunks that wait until the spine step they depend on (the last learning step before
 them) has completed, then run on any worker from that step's memory checkpoint. Units are handed
 out longest first. Items that are not benchmark steps are units of one. This replaces xdist's
 ``load``, ``loadscope``, ``loadfile``, ``loadgroup`` and ``worksteal`` whenever pytest-amb is active,
@@ -19,7 +19,6 @@ import pytest
 from pytest_amb.plan import Plan, memory_anchors
 
 REFUSED = ("each",)
-FAN_OUT_PHASES = ("test", "target", "immediate_test", "replay_test", "forward_test")
 CHUNK = 4  # read-only steps per fanned-out unit
 
 
@@ -39,7 +38,7 @@ def work_units(plan: Plan) -> tuple[dict[str, str], dict[str, str]]:
         ids = {step.position: step.id for step in stream.steps}
         pending: dict[int, list[str]] = {}
         for step, anchor in zip(stream.steps, memory_anchors(stream.steps)):
-            if not step.update and step.phase in FAN_OUT_PHASES:
+            if not step.update and step.phase in plan.fan_out_phases:
                 pending.setdefault(anchor, []).append(step.id)
             else:
                 scopes[step.id] = stream.id

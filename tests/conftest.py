@@ -73,10 +73,11 @@ class ReferenceMemoryLLM:
         self.calls = []
 
     def chat(self, messages, *, purpose, operation="", **_):
-        from pytest_amb.llm.reference import memory_ops
+        from pytest_amb import registry
+        from pytest_amb.llm.reference import server
 
         self.calls.append({"purpose": purpose, "operation": operation, "messages": messages})
-        return {"role": "assistant", "content": memory_ops.respond(operation, messages)}
+        return server.respond({"messages": messages}, operation, (), registry.memory_operations())
 
 
 class ScriptedLLM:
@@ -95,3 +96,12 @@ class ScriptedLLM:
 @pytest.fixture
 def reference_memory_llm():
     return ReferenceMemoryLLM()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_registry():
+    """In-process pytester runs may install packages (entry points) for one test: forget them afterwards."""
+    yield
+    from pytest_amb import registry
+
+    registry.refresh()

@@ -15,8 +15,8 @@ import json
 from pathlib import Path
 from typing import ClassVar
 
-from memories.base import STATE_VERSION, Memory, Recall, UpdateReport
 from pytest_amb.interfaces import EpisodeInfo, Message, Outcome, RetrievedItem
+from pytest_amb.memory import STATE_VERSION, Memory, Recall, UpdateReport
 
 
 class RecentMemory(Memory):

@@ -12,10 +12,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from memories.base import STATE_VERSION, Memory, Recall, UpdateReport
-from memories.mem0 import algorithms
+from memories.config import yaml_defaults
+from memories.mem0 import algorithms, reference
 from memories.mem0.store import Mem0Store
 from pytest_amb.interfaces import EpisodeInfo, Message, Outcome, RetrievedItem
+from pytest_amb.memory import STATE_VERSION, Memory, Recall, UpdateReport
 
 PROMPT_TEMPLATE = "Based on your previous interactions, here are relevant memories:"
 TOOL_OUTPUT_CHARS = 500
@@ -48,8 +49,11 @@ def prepare_messages(trajectory: list[Message], kind: str) -> list[dict]:
 
 class Mem0Memory(Memory):
     name = "mem0"
+    order = 4
+    default_config = yaml_defaults("mem0")
     needs_embedder = True
     needs_llm = True
+    reference_operations = reference.OPERATIONS  # the reference model's answers to its own calls
 
     def __init__(self, deps):
         super().__init__(deps)

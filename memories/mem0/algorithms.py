@@ -11,10 +11,10 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 
-from memories.base import Scope
 from memories.llm_json import parse_json_object
 from memories.mem0 import text as mtext
 from memories.mem0.store import Mem0Store, text_hash
+from pytest_amb.memory import Scope
 
 FACT_EXTRACTION_PROMPT = """You are a Personal Information Organizer: you extract facts, preferences, plans, \
 activities, personal details and other things worth remembering from a conversation, so they can be recalled later.

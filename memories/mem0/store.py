@@ -14,9 +14,9 @@ from pathlib import Path
 
 import numpy as np
 
-from memories.base import Scope
 from memories.index import VectorIndex
 from memories.mem0 import text as mtext
+from pytest_amb.memory import Scope
 
 
 @dataclass

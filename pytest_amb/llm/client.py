@@ -24,7 +24,7 @@ class LLMError(RuntimeError):
 @dataclass(frozen=True)
 class CallRecord:
     purpose: str
-    operation: str  # e.g. "mem0.extract"; "" for agent and judge calls
+    operation: str  # a memory operation, "<mechanism>.<operation>"; "" for agent and judge calls
     model: str
     endpoint: str  # "reference" or "openai-compatible"
     prompt_tokens: int
@@ -110,7 +110,7 @@ class LLMClient:
         operation: str = "",
     ) -> dict:
         """One chat completion; returns the assistant message as a plain dict. ``operation`` names a
-        memory operation (``mem0.extract``, ``awm.induce``, ...), sent as ``X-AMB-Operation``."""
+        memory operation (``<mechanism>.<operation>``), sent as ``X-AMB-Operation``."""
         if purpose not in PURPOSES:
             raise ValueError(f"unknown LLM call purpose '{purpose}'; known: {', '.join(PURPOSES)}")
         kwargs: dict = {"model": self.model, "messages": messages, "temperature": temperature}

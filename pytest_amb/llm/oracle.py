@@ -1,26 +1,21 @@
 """The oracle agent: replays a sample's gold solution through the normal episode loop.
 
 It proves an environment faithful (the gold solution must score 1.0) and calls no model. A reply may
-be a function of the messages so far, for gold answers that are computed live (os_interaction answers
-the output of its example command, which depends on randomised init data).
+be a function of the messages so far, for gold answers that are computed live (e.g. the output
+of an example command, which depends on randomised init data).
 """
 
 from __future__ import annotations
 
 import copy
-import json
 
 from pytest_amb.config import ORACLE_MODEL
+from pytest_amb.llm.messages import tool_call_message
 
 
 def tool_call_turn(n: int, name: str, arguments: dict) -> dict:
     """A gold assistant turn that calls one tool (ids ``call_oracle_<n>``)."""
-    call = {
-        "id": f"call_oracle_{n}",
-        "type": "function",
-        "function": {"name": name, "arguments": json.dumps(arguments)},
-    }
-    return {"role": "assistant", "content": "", "tool_calls": [call]}
+    return tool_call_message(f"call_oracle_{n}", name, arguments)
 
 
 class OracleAgent:

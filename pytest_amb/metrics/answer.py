@@ -1,4 +1,4 @@
-"""Answer-level metrics of the LoCoMo task, as AgentMemoryBench computes them (spec §8.2)."""
+"""Answer-level metrics of question-answering tasks, as AgentMemoryBench computes them (spec §8.2)."""
 
 from __future__ import annotations
 

@@ -54,8 +54,8 @@ def success_aggregate(results: list[dict]) -> dict:
 
     ASR = successes / n with its Wilson 95% interval; AS = mean number of assistant messages (agent
     turns) per sample with a normal 95% interval. Errored steps are excluded and counted apart (the
-    original counted them as failures; see docs/deviations.md). ``per_type`` groups by the task's
-    sample type (dbbench: counting, INSERT, ...).
+    original counted them as failures; see docs/deviations.md). ``per_type`` groups by the sample
+    type a task puts in its metrics (``metrics["type"]``).
     """
     samples = scored(results)
 

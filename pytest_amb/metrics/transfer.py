@@ -10,7 +10,7 @@ from pytest_amb.metrics.intervals import difference_interval, mean_interval
 
 
 def transfer_gain(target: list[dict], baseline: list[dict]) -> dict:
-    """TG = ASR(target task after learning the source) − ASR(zero_shot on the target task), in points
+    """TG = ASR(target task after learning the source) − ASR(the baseline memory on the target task), in points
     of success rate (×100 for percentage points), with a 95% interval for the difference."""
     ours = [bool(r["success"]) for r in scored(target, "target")]
     theirs = [bool(r["success"]) for r in scored(baseline, "target")]

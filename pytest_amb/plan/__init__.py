@@ -9,10 +9,14 @@ module (``online``, ``offline``, ``replay``, ``transfer``, ``repair``) that turn
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field, replace
+from functools import cache
 
 from pytest_amb.interfaces import TaskIndex
+from pytest_amb.option_spec import OptionSpec
 
+BASELINE = "baseline"  # a transfer run's reference stream: the target task with the baseline memory
 INJECT = "inject"  # write a conversation session into memory; no LLM call
 SAMPLE = "sample"  # run one sample of a task as an episode
 MODES = ("offline", "online", "replay", "transfer", "repair")
@@ -23,21 +27,52 @@ class PlanError(ValueError):
 
 
 @dataclass(frozen=True)
-class ModeParams:
-    """The original's experiment parameters (shipped ``default.yaml`` values as defaults)."""
+class Mode:
+    """Everything about one evaluation mode, declared in its own module ``plan/<mode>.py``: its parameters
+    (options with ini and ``AMB_*`` twins), its schedules (pure and seeded), the phases whose read-only
+    steps may fan out to other xdist workers, and its own metrics (``metrics.table.Aggregate``)."""
 
-    train_size: float = 0.6
-    cross_task: bool = False
-    replay_m: int = 20
-    replay_n: int = 20
-    replay_seed: int = 66
-    transfer_from: str = ""
-    transfer_to: str = ""
-    forward_n: int = 3
-    repair_m: int = 20
-    repair_n: int = 20
-    repair_seed: int = 66
-    repair_size_locomo: float = 0.5
+    name: str
+    schedules: Callable  # (indexes, params, *, seed, shuffle) -> list[Schedule]
+    params: tuple[OptionSpec, ...] = ()
+    fan_out_phases: tuple[str, ...] = ()
+    aggregates: tuple = ()
+    only_here: Mapping[str, str] = field(default_factory=dict)  # parameter -> hint when it is set in another mode
+
+
+@cache
+def modes() -> dict[str, Mode]:
+    return {name: importlib.import_module(f"pytest_amb.plan.{name}").MODE for name in MODES}
+
+
+class ModeParams:
+    """The values of every mode's parameters (declared defaults, overridden by keyword), read as attributes."""
+
+    def __init__(self, **values):
+        specs = {spec.name: spec for mode in modes().values() for spec in mode.params}
+        unknown = set(values) - set(specs)
+        if unknown:
+            raise TypeError(f"unknown mode parameters: {', '.join(sorted(unknown))}")
+        self._values = {name: spec.parse(spec.default) for name, spec in specs.items()} | values
+
+    def __getattr__(self, name: str):
+        try:
+            return self.__dict__["_values"][name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    def of(self, mode: str) -> dict:
+        """The parameters ``mode`` reads, by name (they enter the configuration and its hash)."""
+        return {spec.name: self._values[spec.name] for spec in modes()[mode].params}
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, ModeParams) and self._values == other._values
+
+    def __hash__(self) -> int:
+        return hash(tuple(sorted(self._values.items())))
+
+    def __repr__(self) -> str:
+        return f"ModeParams({', '.join(f'{k}={v!r}' for k, v in self._values.items())})"
 
 
 @dataclass(frozen=True)
@@ -66,8 +101,7 @@ class Schedule:
     name: str  # the task part of the stream id
     tasks: tuple[str, ...]
     entries: tuple[Entry, ...]
-    role: str = ""  # "" or "baseline" (the zero_shot reference stream of a transfer run)
-    memory: str = ""  # a fixed memory ("" = the configured one)
+    role: str = ""  # "" or BASELINE
 
 
 @dataclass(frozen=True)
@@ -113,6 +147,10 @@ class Plan:
     streams: tuple[Stream, ...]
     params: ModeParams = field(default_factory=ModeParams)
 
+    @property
+    def fan_out_phases(self) -> tuple[str, ...]:
+        return modes()[self.mode].fan_out_phases
+
     def steps(self) -> list[Step]:
         return [step for stream in self.streams for step in stream.steps]
 
@@ -146,18 +184,24 @@ def build_plan(
     limit: int,
     indexes: list[TaskIndex],
     params: ModeParams | None = None,
+    baseline_memory: str | None = None,
 ) -> Plan:
-    """One stream per (memory, seed, schedule of the mode); ``limit`` keeps the first N steps of each."""
+    """One stream per (memory, seed, schedule of the mode); ``limit`` keeps the first N steps of each. A
+    BASELINE schedule runs with ``baseline_memory`` (default: the installed mechanism that learns nothing)."""
     if mode not in MODES:
         raise PlanError(f"unknown mode '{mode}'; accepted: {', '.join(MODES)}")
     params = params or ModeParams()
-    module = importlib.import_module(f"pytest_amb.plan.{mode}")
+    schedules = modes()[mode].schedules
     streams: dict[str, Stream] = {}
     for memory in memories:
         for seed in seeds:
-            for schedule in module.schedules(indexes, params, seed=seed, shuffle=shuffle):
-                owner = schedule.memory or memory
-                name = schedule.name + ("/baseline" if schedule.role == "baseline" else "")
+            for schedule in schedules(indexes, params, seed=seed, shuffle=shuffle):
+                if schedule.role == BASELINE and baseline_memory is None:
+                    from pytest_amb import registry
+
+                    baseline_memory = registry.baseline_memory()
+                owner = baseline_memory if schedule.role == BASELINE else memory
+                name = schedule.name + (f"/{BASELINE}" if schedule.role == BASELINE else "")
                 sid = stream_id(owner, name, seed, len(seeds) > 1)
                 if sid in streams:
                     continue  # a baseline shared by several memories runs once

@@ -2,7 +2,7 @@
 reads it (frozen: no updates).
 
 System task: the online order split at ``floor(N · train_size)``; train samples run without memory and
-update it, test samples use it. LoCoMo: train = every session injected in order, test = every askable
+update it, test samples use it. Conversational task: train = every session injected in order, test = every askable
 question (sessions in order, then one ``Random(seed)`` shuffle). The original shuffled the test list a
 second time with the same seed and reseeded the global RNG [Q11]; we shuffle once.
 """
@@ -13,7 +13,8 @@ import math
 import random
 
 from pytest_amb.interfaces import TaskIndex
-from pytest_amb.plan import SAMPLE, Entry, ModeParams, PlanError, Schedule, inject
+from pytest_amb.option_spec import OptionSpec, parse_float
+from pytest_amb.plan import SAMPLE, Entry, Mode, ModeParams, PlanError, Schedule, inject
 from pytest_amb.plan.online import sample_schedule
 
 
@@ -42,3 +43,14 @@ def entries(index: TaskIndex, params: ModeParams, *, seed: int, shuffle: bool) -
 
 def test(task: str, sample_id: str) -> Entry:
     return Entry(task, SAMPLE, sample_id, phase="test", augment=True, update=False)
+
+
+MODE = Mode(
+    name="offline",
+    schedules=schedules,
+    params=(
+        OptionSpec("train_size", "offline: fraction of a system task's samples in the train phase", default="0.6",
+                   metavar="FRACTION", parse=parse_float),
+    ),
+    fan_out_phases=("test",),
+)  # fmt: skip

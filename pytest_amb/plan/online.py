@@ -1,7 +1,7 @@
 """Online mode: every sample uses and updates memory, in schedule order (spec §5.1–§5.3, §6.2).
 
 Without ``--amb-cross-task`` each task instance is its own stream. With it, all selected tasks share one
-stream and one memory: system tasks only are interleaved by one global shuffle (§5.1 case C); LoCoMo
+stream and one memory: system tasks only are interleaved by one global shuffle (§5.1 case C); conversations
 with system tasks follows the original's mixed schedule (§5.3).
 """
 
@@ -10,7 +10,8 @@ from __future__ import annotations
 import random
 
 from pytest_amb.interfaces import TaskIndex
-from pytest_amb.plan import SAMPLE, Entry, ModeParams, PlanError, Schedule, inject
+from pytest_amb.option_spec import OptionSpec, parse_bool
+from pytest_amb.plan import SAMPLE, Entry, Mode, ModeParams, PlanError, Schedule, inject
 
 
 def schedules(indexes: list[TaskIndex], params: ModeParams, *, seed: int, shuffle: bool) -> list[Schedule]:
@@ -27,7 +28,7 @@ def schedules(indexes: list[TaskIndex], params: ModeParams, *, seed: int, shuffl
         entries = mixed_schedule(conversational, systems, seed=seed, shuffle=shuffle)
     elif conversational:
         raise PlanError(
-            "--amb-cross-task: LoCoMo conversations need at least one system task (e.g. dbbench) to mix with"
+            "--amb-cross-task: conversations need at least one system task (one without sessions) to mix with"
         )
     else:
         if not shuffle:
@@ -137,3 +138,14 @@ def _intervals(rem: int, k: int, rng: random.Random) -> list[int]:
         left -= iv
         intervals.append(iv)
     return [*intervals, left]
+
+
+MODE = Mode(
+    name="online",
+    schedules=schedules,
+    params=(
+        OptionSpec("cross_task", "online: all selected tasks in one stream sharing one memory (true/false)",
+                   default="false", metavar="BOOL", parse=parse_bool),
+    ),
+    only_here={"cross_task": "for transfer use --amb-transfer-from/-to"},
+)  # fmt: skip

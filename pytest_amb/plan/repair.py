@@ -1,13 +1,13 @@
 """Repair mode (spec §5.7, §6.5): learn from wrong feedback, test, learn from right feedback, test.
 
-Groups: system task = consecutive groups of ``repair_m`` samples of the online order; LoCoMo = one group
+Groups: system task = consecutive groups of ``repair_m`` samples of the online order; conversational task = one group
 per session (injected first), its questions in shuffled order. In each group
-``Random(repair_seed).sample`` picks the reversed samples (system: ``min(repair_n, |group|)``; LoCoMo:
+``Random(repair_seed).sample`` picks the reversed samples (system: ``min(repair_n, |group|)``; conversational:
 ``max(1, floor(|group| · repair_size_locomo))``), one RNG across groups. Each group then runs four
 phases over all its samples: ``wrong_learn`` (use + update, the reversed samples' outcome flipped),
 ``wrong_test`` (use), ``right_learn`` (use + update, true outcome), ``right_test`` (use).
 
-Fixed: the original's system-task path called APIs that do not exist [Q19]; a LoCoMo session without
+Fixed: the original's system-task path called APIs that do not exist [Q19]; a conversation session without
 questions crashed the run [Q14] and is now injected and skipped.
 """
 
@@ -17,7 +17,10 @@ import math
 import random
 
 from pytest_amb.interfaces import TaskIndex
-from pytest_amb.plan import SAMPLE, Entry, ModeParams, PlanError, Schedule, inject
+from pytest_amb.metrics.repair import repair_metrics
+from pytest_amb.metrics.table import Aggregate, Metric, show
+from pytest_amb.option_spec import OptionSpec, parse_float, parse_int
+from pytest_amb.plan import SAMPLE, Entry, Mode, ModeParams, PlanError, Schedule, inject
 from pytest_amb.plan.online import sample_schedule
 
 PHASES = ("wrong_learn", "wrong_test", "right_learn", "right_test")
@@ -63,3 +66,46 @@ def _group(task: str, number: int, group: list[str], reversed_: set[str]) -> lis
             flip = phase == "wrong_learn" and sample_id in reversed_
             out.append(Entry(task, SAMPLE, sample_id, phase=phase, update=learning, stage=number, flip_reward=flip))
     return out
+
+
+def _repair_lines(block: dict) -> list[str]:
+    return [
+        f"  repair ({variant}, n={b['n']}): RG {show(b['rg'], 'points')}, ER {show(b['er'], 'points')} (ours), "
+        f"NR {show(b['nr'], 'points')} (ours); before {show(b['before'], 'percent')}, after wrong "
+        f"{show(b['wrong_test'], 'percent')}, after right {show(b['right_test'], 'percent')}"
+        for variant, b in block.items()
+    ]
+
+
+REPAIR = Aggregate(
+    key="repair",
+    compute=lambda primary, results: (
+        repair_metrics(results) if any(r["step"]["phase"] == "wrong_test" for r in results) else None
+    ),
+    metrics=(
+        Metric("rg", "RG", lambda b: b["full"]["rg"], "points", column=False,
+               description="repair gain: success after right feedback minus after wrong feedback"),
+        Metric("er", "ER", lambda b: b["full"]["er"], "points", better=None, column=False,
+               description="error rate change: how far wrong feedback moved success (ours; 0 = robust)"),
+        Metric("nr", "NR", lambda b: b["full"]["nr"], "points", column=False,
+               description="net repair: success after a wrong-then-right feedback cycle minus before (ours)"),
+    ),
+    lines=_repair_lines,
+)  # fmt: skip
+
+
+MODE = Mode(
+    name="repair",
+    schedules=schedules,
+    aggregates=(REPAIR,),
+    params=(
+        OptionSpec("repair_m", "repair: samples per group (system tasks)", default="20", metavar="N", parse=parse_int),
+        OptionSpec("repair_n", "repair: samples per group given wrong feedback (system tasks)", default="20",
+                   metavar="N", parse=parse_int),
+        OptionSpec("repair_seed", "repair: seed of the choice of samples given wrong feedback", default="66",
+                   metavar="INT", parse=parse_int),
+        # the original's name for it; it applies to every conversational task
+        OptionSpec("repair_size_locomo", "repair: fraction of a session's questions given wrong feedback "
+                   "(conversational tasks), in (0, 1]", default="0.5", metavar="FRACTION", parse=parse_float),
+    ),
+)  # fmt: skip

@@ -3,7 +3,7 @@ same sample; after each stage a replay test of samples learned so far (forgettin
 
 System task: stages of ``replay_m`` training samples (online order); after stage r,
 ``Random(replay_seed).sample(learned, min(replay_n, |learned|))`` from every sample learned so far,
-one RNG across stages, exactly as the original. LoCoMo: one stage per session (its injection, then its
+one RNG across stages, exactly as the original. Conversational task: one stage per session (its injection, then its
 questions). The original re-tested only the current session's questions, so forgetting could not show
 [Q13]; we draw the replay test from all questions learned so far, as for system tasks.
 """
@@ -13,7 +13,10 @@ from __future__ import annotations
 import random
 
 from pytest_amb.interfaces import TaskIndex
-from pytest_amb.plan import SAMPLE, Entry, ModeParams, PlanError, Schedule, inject
+from pytest_amb.metrics.replay import forgetting
+from pytest_amb.metrics.table import Aggregate, Metric, show
+from pytest_amb.option_spec import OptionSpec, parse_int
+from pytest_amb.plan import SAMPLE, Entry, Mode, ModeParams, PlanError, Schedule, inject
 from pytest_amb.plan.online import sample_schedule
 
 TRAIN, IMMEDIATE, REPLAY = "train", "immediate_test", "replay_test"
@@ -73,3 +76,38 @@ def _entries(task: str, stages, params: ModeParams) -> list[Entry]:
             for sample_id in test_rng.sample(learned, min(params.replay_n, len(learned))):
                 out.append(Entry(task, SAMPLE, sample_id, phase=REPLAY, update=False, stage=number))
     return out
+
+
+def _replay_lines(block: dict) -> list[str]:
+    line = (
+        f"  replay: FR {show(block['fr'], 'percent_value')} over {len(block['per_stage'])} stages (n={block['n']}); "
+        f"immediate {show(block['immediate']['mean'], 'percent')}, replay {show(block['replay']['mean'], 'percent')} "
+        f"(n={block['replay']['n']})"
+    )
+    return [line]
+
+
+FORGETTING = Aggregate(
+    key="replay",
+    compute=lambda primary, results: forgetting(results) if any(r["step"]["phase"] == REPLAY for r in results) else None,
+    metrics=(
+        Metric("fr", "FR", lambda b: b["fr"], "percent_value", better="lower", column=False,
+               description="forgetting rate: % of later replay tests failed on samples solved right after learning"),
+    ),
+    lines=_replay_lines,
+)  # fmt: skip
+
+
+MODE = Mode(
+    name="replay",
+    schedules=schedules,
+    aggregates=(FORGETTING,),
+    params=(
+        OptionSpec("replay_m", "replay: training samples per stage (system tasks)", default="20", metavar="N",
+                   parse=parse_int),
+        OptionSpec("replay_n", "replay: replay tests after each stage", default="20", metavar="N", parse=parse_int),
+        OptionSpec("replay_seed", "replay: seed of the replay-test draws", default="66", metavar="INT",
+                   parse=parse_int),
+    ),
+    fan_out_phases=(IMMEDIATE, REPLAY),
+)  # fmt: skip

@@ -2,23 +2,25 @@
 
 Cross-task (``--amb-transfer-from A --amb-transfer-to B``, two different system tasks): all of A with
 memory use and update (phase ``source``), then all of B with memory use only (phase ``target``), each in
-its own ``Random(seed)`` order. For the transfer gain TG a second stream runs B with zero_shot (role
+its own ``Random(seed)`` order. For the transfer gain TG a second stream runs B with the baseline memory (role
 ``baseline``) in the same run.
 
 Forward (``--amb-forward-n n``, without from/to): the task's online stream (phase ``train``); after each
 sample is learned, a probe (phase ``forward_test``, use only) of the n-th sample after it. The original
-ran a system task's list twice [Q12]; we run it once. For LoCoMo the original also probed questions of
+ran a system task's list twice [Q12]; we run it once. For conversations the original also probed questions of
 sessions not yet injected [Q17]; we probe only questions whose session has been injected.
 """
 
 from __future__ import annotations
 
 from pytest_amb.interfaces import TaskIndex
-from pytest_amb.plan import INJECT, SAMPLE, Entry, ModeParams, PlanError, Schedule
+from pytest_amb.metrics.table import Aggregate, Metric, show
+from pytest_amb.metrics.transfer import forward_transfer_gain
+from pytest_amb.option_spec import OptionSpec, parse_int, parse_text
+from pytest_amb.plan import BASELINE, INJECT, SAMPLE, Entry, Mode, ModeParams, PlanError, Schedule
 from pytest_amb.plan.online import sample_schedule, session_schedule
 
 SOURCE, TARGET, TRAIN, FORWARD = "source", "target", "train", "forward_test"
-BASELINE_MEMORY = "zero_shot"
 
 
 def schedules(indexes: list[TaskIndex], params: ModeParams, *, seed: int, shuffle: bool) -> list[Schedule]:
@@ -51,7 +53,7 @@ def cross_task(indexes: list[TaskIndex], params: ModeParams, *, seed: int, shuff
     name = f"transfer:{source.name}->{target.name}"
     return [
         Schedule(name, tasks, tuple(learn + probe)),
-        Schedule(target.name, (target.name,), tuple(probe), role="baseline", memory=BASELINE_MEMORY),
+        Schedule(target.name, (target.name,), tuple(probe), role=BASELINE),
     ]
 
 
@@ -91,3 +93,34 @@ def _session_of(index: TaskIndex) -> dict[str, str]:
 
 def _as(entry: Entry, phase: str, *, update: bool) -> Entry:
     return Entry(entry.task, entry.kind, entry.sample_id, phase=phase, update=update)
+
+
+def _forward_lines(block: dict) -> list[str]:
+    return [f"  forward transfer: FTG {show(block['ftg'], 'signed')} (n={block['n']} probe pairs)"]
+
+
+FORWARD_TRANSFER = Aggregate(
+    key="forward_transfer",
+    compute=lambda primary, results: (
+        forward_transfer_gain(results) if any(r["step"]["phase"] == FORWARD for r in results) else None
+    ),
+    metrics=(
+        Metric("ftg", "FTG", lambda b: b["ftg"], "signed", column=False,
+               description="forward transfer gain: change of a later sample's reward once the one before is learned"),
+    ),
+    lines=_forward_lines,
+)  # fmt: skip
+
+
+MODE = Mode(
+    name="transfer",
+    schedules=schedules,
+    aggregates=(FORWARD_TRANSFER,),
+    params=(
+        OptionSpec("transfer_from", "transfer: source task (cross-task transfer)", metavar="TASK", parse=parse_text),
+        OptionSpec("transfer_to", "transfer: target task (cross-task transfer)", metavar="TASK", parse=parse_text),
+        OptionSpec("forward_n", "transfer without from/to: probe the n-th sample after each learned one (forward "
+                   "transfer)", default="3", metavar="N", parse=parse_int),
+    ),
+    fan_out_phases=(TARGET, FORWARD),
+)  # fmt: skip

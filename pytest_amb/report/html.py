@@ -12,13 +12,13 @@ import base64
 import json
 from html import escape
 
-from pytest_amb.plugin import REPORT_ATTRIBUTE
-from pytest_amb.report.terminal import num, pct, points, render
+from pytest_amb.names import REPORT_ATTRIBUTE
+from pytest_amb.report.terminal import points, render
 
 COLUMNS = (("task", "Task"), ("memory", "Memory"), ("mode", "Mode"), ("phase", "Phase"),
            ("reward", "Reward"), ("steps", "Steps"), ("tokens", "Tokens"))  # fmt: skip
 FIRST_COLUMN = 2  # after pytest-html's Result and Test columns
-LONG_TEXT = 12_000  # longer texts (a whole conversation in a zero_shot prompt) are shortened; steps.jsonl has all
+LONG_TEXT = 12_000  # longer texts (a whole conversation in a prompt) are shortened; steps.jsonl has all
 
 
 class HtmlReport:
@@ -53,8 +53,8 @@ class HtmlReport:
 
     def pytest_html_results_summary(self, prefix, summary, postfix, session):
         if self.bench.summary is not None:
-            prefix.append(summary_html(self.bench.summary, self.bench.gate_results, self.bench.plots,
-                                       self.bench.comparison))  # fmt: skip
+            prefix.append(summary_html(self.bench.summary, self.bench.table, self.bench.gate_results,
+                                       self.bench.plots, self.bench.comparison))  # fmt: skip
 
 
 def row_values(payload: dict, mode: str) -> dict:
@@ -153,8 +153,8 @@ def _details(title: str, body: str, open_: bool = False) -> str:
 
 
 # -- the run ----------------------------------------------------------------------------------------------
-def summary_html(summary: dict, gate_results: list, plots: list, comparison) -> str:
-    parts = [STYLE, '<div class="amb-summary"><h2>AgentMemoryBench</h2>', _metric_table(summary)]
+def summary_html(summary: dict, table, gate_results: list, plots: list, comparison) -> str:
+    parts = [STYLE, '<div class="amb-summary"><h2>AgentMemoryBench</h2>', _metric_table(summary, table)]
     if gate_results:
         rows = "".join(
             f'<li class="{"amb-pass" if r.passed else "amb-fail"}">{escape(r.describe())}</li>' for r in gate_results
@@ -170,41 +170,36 @@ def summary_html(summary: dict, gate_results: list, plots: list, comparison) -> 
         data = base64.b64encode(plot.png.read_bytes()).decode("ascii")
         parts.append(f'<figure><img class="amb-plot" alt="{escape(plot.title)}" src="data:image/png;base64,{data}">'
                      f"<figcaption>{escape(plot.title)} ({escape(plot.svg.name)} in the run directory)</figcaption></figure>")  # fmt: skip
-    parts.append(_details("Full terminal summary", f"<pre>{escape(chr(10).join(render(summary)))}</pre>"))
+    parts.append(_details("Full terminal summary", f"<pre>{escape(chr(10).join(render(summary, table)))}</pre>"))
     parts.append("</div>")
     return "".join(parts)
 
 
-def _metric_table(summary: dict) -> str:
-    header = ("stream", "n", "ASR", "AS", "judge", "F1", "BLEU", "CSR", "LG", "SL", "mode metrics", "errors", "tokens")
+def _metric_table(summary: dict, table) -> str:
+    header = ("stream", "n", *(m.label for _, m in table.columns), "mode metrics", "errors", "tokens")
     rows = []
     for stream in summary["streams"]:
-        success, qa = stream["success"], stream["qa"]
-        cells = (stream["stream"], success["n"], pct(success["asr"]),
-                 "-" if success["as"] is None else f"{success['as']:.1f}",
-                 pct(qa["judge_accuracy"]), num(qa["f1"]), num(qa["bleu"]), pct(stream["csr"]["final"]),
-                 num(stream["lg"]["mean"]), num(stream["sl"]["mean"]), _mode_metrics(stream), stream["errors"],
-                 stream["tokens"]["total"])  # fmt: skip
+        cells = (stream["stream"], stream["success"]["n"], *(m.show(a.value(m, stream)) for a, m in table.columns),
+                 _other_metrics(stream, table), stream["errors"], stream["tokens"]["total"])  # fmt: skip
         rows.append("<tr>" + "".join(f"<td>{escape(str(c))}</td>" for c in cells) + "</tr>")
     for gain in summary.get("transfer_gains") or []:
         rows.append(f'<tr><td colspan="{len(header)}">TG {escape(gain["stream"])} → {escape(gain["target"])}: '
                     f"{escape(points(gain['tg']))}</td></tr>")  # fmt: skip
-    head = "".join(f"<th>{h}</th>" for h in header)
+    head = "".join(f"<th>{escape(h)}</th>" for h in header)
     note = ""
     if summary.get("reference_model"):
         note = "<p><b>Reference model</b>: deterministic, no LLM; these numbers test the harness, not an agent.</p>"
     return f'{note}<p>mode: {escape(str(summary.get("mode")))}</p><table class="amb-metrics"><tr>{head}</tr>{"".join(rows)}</table>'
 
 
-def _mode_metrics(stream: dict) -> str:
+def _other_metrics(stream: dict, table) -> str:
+    """The metrics that are not columns (the mode's), with a value in this stream."""
     parts = []
-    if (stream.get("replay") or {}).get("fr") is not None:
-        parts.append(f"FR {stream['replay']['fr']:.1f}%")
-    if (stream.get("forward_transfer") or {}).get("ftg") is not None:
-        parts.append(f"FTG {stream['forward_transfer']['ftg']:+.1f}")
-    full = (stream.get("repair") or {}).get("full")
-    if full:
-        parts.append(f"RG {points(full['rg'])}, ER {points(full['er'])}, NR {points(full['nr'])}")
+    for aggregate in table.aggregates:
+        for metric in aggregate.metrics:
+            value = aggregate.value(metric, stream)
+            if not metric.column and value is not None:
+                parts.append(f"{metric.label} {metric.show(value)}")
     return "; ".join(parts) or "-"
 
 

@@ -6,12 +6,10 @@ import re
 from collections import defaultdict
 
 from pytest_amb.metrics import scored
-from pytest_amb.metrics.qa import qa_aggregate
-from pytest_amb.metrics.repair import repair_metrics
-from pytest_amb.metrics.replay import forgetting
-from pytest_amb.metrics.stream import curve_block, success_aggregate
-from pytest_amb.metrics.transfer import forward_transfer_gain, transfer_gain
-from pytest_amb.plan.transfer import BASELINE_MEMORY
+from pytest_amb.metrics.stream import success_aggregate
+from pytest_amb.metrics.table import MetricTable
+from pytest_amb.metrics.transfer import transfer_gain
+from pytest_amb.plan import BASELINE
 
 SCHEMA = "pytest-amb/summary"
 SCHEMA_VERSION = 2
@@ -26,16 +24,17 @@ def primary_samples(results: list[dict]) -> list[dict]:
     return learning or [r for r in samples if r["step"]["augment"]] or samples
 
 
-def summarize(results: list[dict], run: dict) -> dict:
-    """Per-stream metrics, transfer gains and totals. ``run`` is the run metadata (id, config, reference
-    flag, ``stream_order``: the plan's stream ids, so the summary does not depend on completion order)."""
+def summarize(results: list[dict], run: dict, table: MetricTable) -> dict:
+    """Per-stream metrics (``table``: the run's metric table), transfer gains and totals. ``run`` is the run
+    metadata (id, config, reference flag, ``stream_order``: the plan's stream ids, so the summary does not
+    depend on completion order)."""
     by_stream: dict[str, list[dict]] = defaultdict(list)
     for result in results:
         by_stream[result["step"]["stream"]].append(result)
     plan_order = {sid: n for n, sid in enumerate(run.get("stream_order") or [])}
     streams_in_order = sorted(by_stream, key=lambda sid: (plan_order.get(sid, len(plan_order)), sid))
     ordered = {sid: sorted(by_stream[sid], key=lambda r: r["step"]["position"]) for sid in streams_in_order}
-    streams = [_stream_summary(sid, items) for sid, items in ordered.items()]
+    streams = [_stream_summary(sid, items, table) for sid, items in ordered.items()]
     return {
         "schema": SCHEMA,
         "schema_version": SCHEMA_VERSION,
@@ -56,7 +55,7 @@ def summarize(results: list[dict], run: dict) -> dict:
     }
 
 
-def _stream_summary(stream_id: str, results: list[dict]) -> dict:
+def _stream_summary(stream_id: str, results: list[dict], table: MetricTable) -> dict:
     samples = [r for r in results if r["step"]["kind"] == "sample"]
     primary = primary_samples(results)
     phases = sorted({r["step"]["phase"] for r in samples})
@@ -75,9 +74,7 @@ def _stream_summary(stream_id: str, results: list[dict]) -> dict:
         "injections": len(results) - len(samples),
         "errors": sum(r["status"] == "error" for r in results),
         "primary_phases": sorted({r["step"]["phase"] for r in primary}),
-        "success": success_aggregate(primary),
-        "qa": qa_aggregate(primary),
-        **curve_block([bool(r["success"]) for r in primary]),
+        **table.summarize(primary, results),
         "phases": {phase: success_aggregate([r for r in samples if r["step"]["phase"] == phase]) for phase in phases},
         "tokens": {"total": sum(tokens_by_purpose.values()), "by_purpose": dict(tokens_by_purpose)},
         "memory_cost": memory_cost(results),
@@ -85,12 +82,6 @@ def _stream_summary(stream_id: str, results: list[dict]) -> dict:
         "wall_s": round(sum(r["wall_s"] for r in results), 3),
         "backends": sorted({r["provenance"].get("task_backend", "?") for r in results if r["provenance"]}),
     }
-    if "replay_test" in phases:
-        summary["replay"] = forgetting(results)
-    if "forward_test" in phases:
-        summary["forward_transfer"] = forward_transfer_gain(results)
-    if "wrong_test" in phases:
-        summary["repair"] = repair_metrics(results)
     return summary
 
 
@@ -107,16 +98,22 @@ def memory_cost(results: list[dict]) -> dict:
     return totals
 
 
+def _is_baseline(stream_id: str) -> bool:
+    """A transfer run's reference stream: ``<baseline memory>/<target>/baseline[/seedN]``."""
+    return re.search(rf"/{BASELINE}(/seed-?\d+)?$", stream_id) is not None
+
+
 def _transfer_gains(by_stream: dict[str, list[dict]]) -> list[dict]:
-    """TG for every transfer stream, against the zero_shot baseline stream of its target (same seed)."""
+    """TG for every transfer stream, against the baseline stream of its target (same seed)."""
     gains = []
     for sid, items in by_stream.items():
-        if sid.startswith("zero_shot/") and "/baseline" in sid:
+        if _is_baseline(sid):
             continue
         for target in sorted({r["step"]["task"] for r in items if r["step"]["phase"] == "target"}):
             seed = re.search(r"/seed-?\d+$", sid)
-            baseline_id = f"{BASELINE_MEMORY}/{target}/baseline" + (seed.group() if seed else "")
-            if baseline_id in by_stream:
+            wanted = f"{target}/{BASELINE}" + (seed.group() if seed else "")
+            baseline_id = next((b for b in by_stream if _is_baseline(b) and b.split("/", 1)[1] == wanted), None)
+            if baseline_id is not None:
                 gain = transfer_gain(items, by_stream[baseline_id])
                 gains.append({"stream": sid, "target": target, "baseline": baseline_id, **gain})
     return gains

@@ -1,36 +1,37 @@
-"""The terminal summary: one table row per stream (its headline samples), then per-category, per-type
-and per-phase rows, the mode's own metrics, then where the run is."""
+"""The terminal summary: one table row per stream (its headline samples) with a column per metric of the
+run's metric table, then each aggregate's breakdown rows, per-phase rows and descriptive lines, then
+where the run is."""
 
 from __future__ import annotations
 
+from pytest_amb.metrics.core import SUCCESS
+from pytest_amb.metrics.table import MetricTable, show
+
+STREAM_WIDTH = 44
+
 
 def pct(value: float | None) -> str:
-    return "-" if value is None else f"{100 * value:5.1f}%"
-
-
-def num(value: float | None) -> str:
-    return "-" if value is None else f"{value:.3f}"
-
-
-def turns(value: float | None) -> str:
-    return "-" if value is None else f"{value:.1f}"
+    return show(value, "percent")
 
 
 def points(value: float | None) -> str:
-    return "-" if value is None else f"{100 * value:+.1f} pp"
+    return show(value, "points")
 
 
 def _ci(interval: list[float] | None, scale: float = 100.0) -> str:
     return "" if not interval else f" [{scale * interval[0]:.1f}, {scale * interval[1]:.1f}]"
 
 
-COLUMNS = (
-    f"{'stream':<44} {'n':>4} {'ASR':>7} {'AS':>5} {'judge':>7} {'F1':>6} {'BLEU':>6} {'CSR':>7} {'LG':>6} {'SL':>6} "
-    f"{'errors':>6} {'tokens':>9} {'wall':>8}"
-)
+def _width(label: str) -> int:
+    return max(len(label), 7)
 
 
-def render(summary: dict) -> list[str]:
+def header(table: MetricTable) -> str:
+    cells = " ".join(f"{m.label:>{_width(m.label)}}" for _, m in table.columns)
+    return f"{'stream':<{STREAM_WIDTH}} {'n':>4} {cells} {'errors':>6} {'tokens':>9} {'wall':>8}"
+
+
+def render(summary: dict, table: MetricTable) -> list[str]:
     lines = []
     if (summary.get("config") or {}).get("model") == "oracle":
         lines.append("NOTE: the ORACLE replayed the gold solutions; these numbers check the environment, not an agent.")
@@ -40,13 +41,15 @@ def render(summary: dict) -> list[str]:
             "they test the harness, not an agent."
         )
     lines.append(f"mode: {summary.get('mode')}")
-    lines += [COLUMNS, "-" * len(COLUMNS)]
+    columns = header(table)
+    lines += [columns, "-" * len(columns)]
     for stream in summary["streams"]:
-        lines += _stream_lines(stream)
+        lines += _stream_lines(stream, table)
     for gain in summary.get("transfer_gains", []):
+        baseline_memory = gain["baseline"].split("/", 1)[0]
         lines.append(
             f"TG {gain['stream']} → {gain['target']}: {points(gain['tg'])}{_ci(gain['ci95'])} "
-            f"(ASR {pct(gain.get('asr_transfer'))} vs zero_shot {pct(gain.get('asr_baseline'))}, "
+            f"(ASR {pct(gain.get('asr_transfer'))} vs {baseline_memory} {pct(gain.get('asr_baseline'))}, "
             f"n={gain['n_transfer']}/{gain['n_baseline']})"
         )
     totals = summary["totals"]
@@ -59,26 +62,40 @@ def render(summary: dict) -> list[str]:
     return lines
 
 
-def _stream_lines(stream: dict) -> list[str]:
-    qa, success = stream["qa"], stream["success"]
-    headline = (
-        f"{stream['stream']:<44} {success['n']:>4} {pct(success['asr']):>7} {turns(success['as']):>5} "
-        f"{pct(qa['judge_accuracy']):>7} {num(qa['f1']):>6} {num(qa['bleu']):>6} "
-        f"{pct(stream['csr']['final']):>7} {num(stream['lg']['mean']):>6} {num(stream['sl']['mean']):>6} "
-        f"{stream['errors']:>6} {stream['tokens']['total']:>9} {stream['wall_s']:>7.1f}s"
-    )
+def _row(label: str, n: int, cells: dict[str, str], table: MetricTable) -> str:
+    values = " ".join(f"{cells.get(m.name, ''):>{_width(m.label)}}" for _, m in table.columns)
+    return f"{label:<{STREAM_WIDTH}} {n:>4} {values}".rstrip()
+
+
+def _stream_lines(stream: dict, table: MetricTable) -> list[str]:
+    cells = {m.name: m.show(a.value(m, stream)) for a, m in table.columns}
+    n = stream["success"]["n"]
+    headline = (f"{_row(stream['stream'], n, cells, table)} {stream['errors']:>6} {stream['tokens']['total']:>9} "
+                f"{stream['wall_s']:>7.1f}s")  # fmt: skip
     lines = [headline]
-    for category, block in qa["per_category"].items():
-        lines.append(
-            f"{'  category ' + category:<44} {block['n']:>4} {'':>7} {'':>5} {pct(block['judge_accuracy']):>7} "
-            f"{num(block['f1']):>6} {num(block['bleu']):>6}"
-        )
-    for kind, block in success["per_type"].items():
-        lines.append(f"{'  type ' + kind:<44} {block['n']:>4} {pct(block['asr']):>7} {turns(block['as']):>5}")
+    for aggregate in table.aggregates:
+        block = aggregate.block(stream)
+        if block is None:
+            continue
+        own = [m for m in aggregate.metrics if m.column]
+        for breakdown in aggregate.breakdowns:
+            for key, sub in (block.get(f"per_{breakdown}") or {}).items():
+                sub_cells = {m.name: m.show(m.read(sub)) for m in own}
+                lines.append(_row(f"  {breakdown} {key}", sub["n"], sub_cells, table))
     if len(stream["phases"]) > 1:
+        own = [m for m in SUCCESS.metrics if m.column]
         for phase, block in stream["phases"].items():
-            lines.append(f"{'  phase ' + phase:<44} {block['n']:>4} {pct(block['asr']):>7} {turns(block['as']):>5}")
-    lines += _mode_lines(stream)
+            lines.append(_row(f"  phase {phase}", block["n"], {m.name: m.show(m.read(block)) for m in own}, table))
+    for aggregate in table.aggregates:
+        block = aggregate.block(stream)
+        if block is None or aggregate.key is None:
+            continue
+        if aggregate.lines is not None:
+            lines += aggregate.lines(block)
+        else:
+            others = [m for m in aggregate.metrics if not m.column]
+            if others:
+                lines.append("  " + ", ".join(f"{m.label} {m.show(m.read(block))}" for m in others))
     lines.append(_cost_line(stream))
     lines.append(f"  backend: {', '.join(stream['backends'])}")
     return lines
@@ -94,25 +111,24 @@ def _cost_line(stream: dict) -> str:
     return f"  memory cost ({stream['memory']}): " + "; ".join(parts)
 
 
-def _mode_lines(stream: dict) -> list[str]:
+def closing_lines(outcome, saved_baseline, plots: list, plot_error: str | None) -> list[tuple[str, dict]]:
+    """The lines after the table (gates, baseline comparison, saved files), each with its terminal colour."""
     lines = []
-    if "replay" in stream:
-        replay = stream["replay"]
-        fr = "-" if replay["fr"] is None else f"{replay['fr']:.1f}%"
-        lines.append(
-            f"  replay: FR {fr} over {len(replay['per_stage'])} stages (n={replay['n']}); "
-            f"immediate {pct(replay['immediate']['mean'])}, replay {pct(replay['replay']['mean'])} "
-            f"(n={replay['replay']['n']})"
-        )
-    if "forward_transfer" in stream:
-        ftg = stream["forward_transfer"]
-        value = "-" if ftg["ftg"] is None else f"{ftg['ftg']:+.1f}"
-        lines.append(f"  forward transfer: FTG {value} (n={ftg['n']} probe pairs)")
-    if "repair" in stream:
-        for variant, block in stream["repair"].items():
-            lines.append(
-                f"  repair ({variant}, n={block['n']}): RG {points(block['rg'])}, ER {points(block['er'])} (ours), "
-                f"NR {points(block['nr'])} (ours); before {pct(block['before'])}, after wrong "
-                f"{pct(block['wrong_test'])}, after right {pct(block['right_test'])}"
-            )
+    for result in outcome.gate_results:
+        lines.append((f"gate {result.describe()}", {"red": not result.passed, "green": result.passed}))
+    if any(not r.passed for r in outcome.gate_results):
+        lines.append(("amb: a quality gate failed; the run fails", {"red": True, "bold": True}))
+    comparison = outcome.comparison
+    if comparison is not None:
+        for result in comparison.results:
+            lines.append((f"baseline {comparison.name}: {result.describe()}",
+                          {"red": not result.passed, "green": result.passed}))  # fmt: skip
+        if not comparison.passed:
+            lines.append((f"amb: worse than baseline {comparison.name}; the run fails", {"red": True, "bold": True}))
+    if saved_baseline is not None:
+        lines.append((f"baseline saved: {saved_baseline}", {}))
+    if plots:
+        lines.append((f"plots: {', '.join(str(p.png) for p in plots)} (and .svg)", {}))
+    if plot_error:
+        lines.append((f"amb: the plots could not be drawn ({plot_error})", {"yellow": True}))
     return lines

@@ -14,7 +14,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from taskcases.registry import DataError
+from pytest_amb.tasks import DataError
 
 MUTATION_TYPES = ("INSERT", "UPDATE", "DELETE")
 

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import json
 
-from pytest_amb.interfaces import EnvReply, EpisodeInfo, Message, TaskIndex, TaskServices
+from pytest_amb.interfaces import EnvReply, EpisodeInfo, Message, TaskIndex
 from pytest_amb.llm.oracle import tool_call_turn
+from pytest_amb.option_spec import redact_url
+from pytest_amb.tasks import DataError, TaskContext, TaskSource
 from taskcases.dbbench import scoring
 from taskcases.dbbench.backends import open_backend
 from taskcases.dbbench.backends.base import SqlBackend, SqlError, SqlSession, SqlTimeout
 from taskcases.dbbench.loader import DbSample, load_samples
-from taskcases.registry import DataError, TaskSource
 
 MAX_ROUNDS = 15  # configs/tasks/dbbench.yaml
 OUTPUT_LIMIT = 800
@@ -64,15 +65,28 @@ TIMED_OUT = "Error: SQL execution timed out."
 AFTER_COMMIT = "Not executed: the final answer was already committed."
 
 
-def task_indexes(source: TaskSource) -> list[TaskIndex]:
-    return [TaskIndex(name=source.name, family="dbbench", sample_ids=tuple(s.sample_id for s in _samples(source)))]
+def parse_db_url(text: str | None) -> str | None:
+    """The --amb-db-url value: empty = embedded SQLite; else a MySQL/MariaDB URL (checked, never echoed whole)."""
+    url = (text or "").strip() or None
+    if url:
+        from taskcases.dbbench.backends.mysql import parse_url
+
+        try:
+            parse_url(url)
+        except ValueError as exc:
+            raise ValueError(f"'{redact_url(url)}': {exc}") from None
+    return url
 
 
-def make_tasks(source: TaskSource, services: TaskServices) -> list[DbbenchTask]:
-    return [DbbenchTask(source.name, _samples(source), open_backend(services.db_url))]
+def index(source: TaskSource, samples: list[DbSample]) -> list[TaskIndex]:
+    return [TaskIndex(name=source.name, family="dbbench", sample_ids=tuple(s.sample_id for s in samples))]
 
 
-def _samples(source: TaskSource) -> list[DbSample]:
+def build(source: TaskSource, samples: list[DbSample], context: TaskContext) -> list[DbbenchTask]:
+    return [DbbenchTask(source.name, samples, open_backend(context.options["db_url"]))]
+
+
+def load(source: TaskSource) -> list[DbSample]:
     samples, seen = [], {}
     for path in source.files:
         for sample in load_samples(path):

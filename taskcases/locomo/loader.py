@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from taskcases.registry import DataError
+from pytest_amb.tasks import DataError
 
 ADVERSARIAL_CATEGORY = 5  # excluded from the benchmark, as in the original ("following mem0")
 _SESSION_KEY = re.compile(r"^session_(\d+)$")

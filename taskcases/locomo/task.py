@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import re
 
-from pytest_amb.interfaces import EnvReply, EpisodeInfo, Judge, Message, SessionInfo, TaskIndex, TaskServices
+from pytest_amb.interfaces import EnvReply, EpisodeInfo, Judge, Message, SessionInfo, TaskIndex
 from pytest_amb.metrics.answer import bleu1, token_f1
+from pytest_amb.tasks import TaskContext, TaskSource
 from taskcases.locomo.judge import LLMJudge
 from taskcases.locomo.loader import QA, Conversation, load_conversations
-from taskcases.registry import TaskSource
 
 SYSTEM_PROMPT = (
     "You are a helpful assistant that answers questions about a long conversation between two people. "
@@ -31,17 +31,17 @@ def task_name(source: TaskSource, conversation: Conversation) -> str:
     return source.name if not source.bundled else f"{source.name}/{conversation.sample_id}"
 
 
-def task_indexes(source: TaskSource) -> list[TaskIndex]:
-    return [_index(task_name(source, c), c) for path in source.files for c in load_conversations(path)]
+def load(source: TaskSource) -> list[Conversation]:
+    return [c for path in source.files for c in load_conversations(path)]
 
 
-def make_tasks(source: TaskSource, services: TaskServices) -> list[LocomoTask]:
-    judge = LLMJudge(services.judge_llm)
-    return [
-        LocomoTask(task_name(source, c), c, judge)
-        for path in source.files
-        for c in load_conversations(path)
-    ]
+def index(source: TaskSource, conversations: list[Conversation]) -> list[TaskIndex]:
+    return [_index(task_name(source, c), c) for c in conversations]
+
+
+def build(source: TaskSource, conversations: list[Conversation], context: TaskContext) -> list[LocomoTask]:
+    judge = LLMJudge(context.service("judge_llm"))
+    return [LocomoTask(task_name(source, c), c, judge) for c in conversations]
 
 
 def _index(name: str, conversation: Conversation) -> TaskIndex:

@@ -18,7 +18,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from taskcases.registry import DataError
+from pytest_amb.tasks import DataError
 
 IMAGE_KINDS = ("default", "packages", "ubuntu")
 LANGUAGES = ("bash", "python")

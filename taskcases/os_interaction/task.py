@@ -16,11 +16,11 @@ import shlex
 import sys
 import uuid
 
-from pytest_amb.interfaces import EnvironmentUnavailable, EnvReply, EpisodeInfo, Message, TaskIndex, TaskServices
+from pytest_amb.interfaces import EnvironmentUnavailable, EnvReply, EpisodeInfo, Message, TaskIndex
 from pytest_amb.llm.oracle import tool_call_turn
-from taskcases.os_interaction import scoring
+from pytest_amb.tasks import TaskContext, TaskSource
+from taskcases.os_interaction import images, scoring
 from taskcases.os_interaction.loader import OsSample, load_samples
-from taskcases.registry import TaskSource
 
 MAX_ROUNDS = 8  # configs/tasks/os.yaml round_limit
 COMMAND_TIMEOUT_S = 30.0  # the original's per-command timeout (agent shell, init, start and check scripts)
@@ -99,23 +99,28 @@ class ContainerFailure(OSError):
 
 
 def _container_errors() -> tuple[type[Exception], ...]:
-    from taskcases.os_interaction.sandbox import ImageBuildError, SandboxError
+    from pytest_amb.containers.images import ImageBuildError
+    from pytest_amb.containers.sandbox import SandboxError
 
     return ImageBuildError, SandboxError
 
 
-def task_indexes(source: TaskSource) -> list[TaskIndex]:
-    return [TaskIndex(name=source.name, family="os", sample_ids=tuple(s.sample_id for s in load_samples(source.files)))]
+def load(source: TaskSource) -> list[OsSample]:
+    return load_samples(source.files)
 
 
-def make_tasks(source: TaskSource, services: TaskServices) -> list[OsTask]:
-    return [OsTask(source.name, load_samples(source.files), services.container_engine, services.os_base_image)]
+def index(source: TaskSource, samples: list[OsSample]) -> list[TaskIndex]:
+    return [TaskIndex(name=source.name, family="os", sample_ids=tuple(s.sample_id for s in samples))]
+
+
+def build(source: TaskSource, samples: list[OsSample], context: TaskContext) -> list[OsTask]:
+    return [OsTask(source.name, samples, context.service("containers"), context.options["os_base_image"])]
 
 
 def tool_output(text: str) -> str:
     """The tool reply to a bash_action: the original's wording and 800/780 cap. (A command that timed out
     is interrupted; the sandbox says so in the text.)"""
-    from taskcases.os_interaction.sandbox import cap_output
+    from taskcases.os_interaction.output import cap_output
 
     return OUTPUT_PREFIX + cap_output(text) if text else EMPTY_OUTPUT
 
@@ -127,27 +132,29 @@ def observed_output(content: str) -> str:
 
 class OsTask:
     def __init__(self, name: str, samples: list[OsSample], engine="auto", base_image: str | None = None):
-        """``engine``: auto, docker, podman or a socket URL (discovered on first use), or a ContainerEngine."""
+        """``engine``: the harness's "containers" service, a choice (auto, docker, podman or a socket URL;
+        discovered on first use, closed with the task), or a ContainerEngine."""
+        from pytest_amb.containers.service import ContainerService
+
         self.name = name
         self.samples = {s.sample_id: s for s in samples}
         self.index = TaskIndex(name=name, family="os", sample_ids=tuple(s.sample_id for s in samples))
-        self.engine_choice = engine if isinstance(engine, str) else "given"
         self.base_image = base_image
-        self._engine = None if isinstance(engine, str) else engine
+        self._owned = isinstance(engine, str)  # a service of its own: closed with the task
+        self._containers = ContainerService(engine) if isinstance(engine, str) else engine
+        self._engine = None if isinstance(self._containers, ContainerService) else engine
         self._unavailable: str | None = None
         self._images: dict[str, str] = {}
 
     # -- the container engine -------------------------------------------------------------------------
     def _discover(self):
         if self._engine is None and self._unavailable is None:
-            from taskcases.os_interaction.sandbox import ContainerEngine, EngineUnavailable
+            from pytest_amb.containers.engine import EngineUnavailable
 
             try:
-                self._engine = ContainerEngine.discover(self.engine_choice)
+                self._engine = self._containers.engine()
             except EngineUnavailable as exc:
-                self._unavailable = f"{self.name}: {exc}"
-            else:
-                self._engine.sweep()  # containers left by crashed runs on this host
+                self._unavailable = f"{self.name}: {exc}\n{images.OFFLINE_ENGINE_HINT}"
         return self._engine
 
     def unavailable(self) -> str | None:
@@ -162,7 +169,9 @@ class OsTask:
 
     def image(self, kind: str) -> str:
         if kind not in self._images:
-            self._images[kind] = self._discover().ensure_image(kind, base_image=self.base_image, progress=_to_terminal)
+            self._images[kind] = images.ensure(
+                self._discover(), kind, base_image=self.base_image, progress=_to_terminal
+            )
         return self._images[kind]
 
     # -- samples --------------------------------------------------------------------------------------
@@ -179,8 +188,11 @@ class OsTask:
             raise EnvironmentUnavailable(self._unavailable)
         try:
             tag = self.image(sample.image)
-            sandbox = engine.sandbox(
-                sample.image, session_id=f"{self.name}-{sample_id}-{uuid.uuid4().hex[:8]}", base_image=self.base_image
+            sandbox = images.open_sandbox(
+                engine,
+                sample.image,
+                session_id=f"{self.name}-{sample_id}-{uuid.uuid4().hex[:8]}",
+                base_image=self.base_image,
             )
         except _container_errors() as exc:
             raise ContainerFailure(f"{self.name}: sample {sample_id}: {exc}") from exc
@@ -207,9 +219,9 @@ class OsTask:
         return [tool_call_turn(0, "bash_action", {"script": script}), _answer_last_output]
 
     def close(self) -> None:
-        if self._engine is not None:
-            self._engine.close()
-            self._engine = None
+        if self._owned:
+            self._containers.close()
+        self._engine = None
 
 
 def _answer_last_output(messages: list[Message]) -> Message:

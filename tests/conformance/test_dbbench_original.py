@@ -3,9 +3,9 @@
 
 from collections import Counter
 
+from pytest_amb.registry import resolve
 from taskcases.dbbench.loader import load_samples
 from taskcases.dbbench.task import DbbenchTask
-from taskcases.registry import resolve
 from tests.support.oracle import oracle_failures
 
 

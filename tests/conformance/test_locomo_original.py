@@ -5,9 +5,9 @@ from collections import Counter
 import pytest
 
 from pytest_amb.plan import INJECT, build_plan
+from pytest_amb.registry import indexes as task_indexes
+from pytest_amb.registry import resolve
 from taskcases.locomo.loader import load_conversations
-from taskcases.locomo.task import task_indexes
-from taskcases.registry import resolve
 
 # Counted from the data (spec amb_tasks §7.1): sessions, askable QAs, categories 1-4 of the askable QAs.
 EXPECTED = {

@@ -4,10 +4,10 @@
 
 from collections import Counter
 
+from pytest_amb.registry import resolve
 from taskcases.os_interaction import images
 from taskcases.os_interaction.loader import load_samples
 from taskcases.os_interaction.task import OsTask
-from taskcases.registry import resolve
 from tests.support.oracle import oracle_failures
 
 OFFLINE_BASE = "localhost/amb-base:bookworm"

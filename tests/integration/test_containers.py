@@ -1,4 +1,5 @@
-"""The os_interaction container layer against a real engine (Podman's Docker API here, Docker elsewhere).
+"""The shared container layer (pytest_amb.containers) with os_interaction's images, against a real engine
+(Podman's Docker API here, Docker elsewhere).
 
 Skipped when no engine answers, failed instead under AMB_REQUIRE_CONTAINERS=1 (CI). Images are built FROM
 AMB_OS_BASE_IMAGE, else from the offline base image when the engine has it, else from the Dockerfiles'
@@ -17,14 +18,10 @@ import uuid
 
 import pytest
 
+from pytest_amb.containers.engine import ContainerEngine, EngineUnavailable
+from pytest_amb.containers.sandbox import ShellOutput
 from taskcases.os_interaction import images
-from taskcases.os_interaction.sandbox import (
-    TRUNCATION_NOTE,
-    ContainerEngine,
-    EngineUnavailable,
-    ShellOutput,
-    cap_output,
-)
+from taskcases.os_interaction.output import TRUNCATION_NOTE, cap_output
 
 
 @pytest.fixture
@@ -52,18 +49,18 @@ def test_an_engine_that_does_not_answer_says_how_to_get_one(tmp_path):
 
 
 def test_an_image_is_built_once_and_its_tag_follows_the_dockerfile(engine, base_image, tmp_path):
-    engine.ensure_image("default", base_image, progress=lambda line: None)
+    images.ensure(engine, "default", base_image, progress=lambda line: None)
     lines = []
     fresh = ContainerEngine(engine.client, engine.url, engine.name)  # no in-process memory of the build
-    tag = fresh.ensure_image("default", base_image, progress=lines.append)
+    tag = images.ensure(fresh, "default", base_image, progress=lines.append)
     assert lines == [], "an image that exists is not rebuilt"
 
     copy = tmp_path / "images"
     shutil.copytree(images.IMAGES_DIR / "default", copy / "default")
     with open(copy / "default" / "Dockerfile", "a") as dockerfile:
         dockerfile.write(f"LABEL amb.test={uuid.uuid4().hex}\n")
-    edited = ContainerEngine(engine.client, engine.url, engine.name, images_dir=copy)
-    edited_tag = edited.ensure_image("default", base_image, progress=lines.append)
+    edited = ContainerEngine(engine.client, engine.url, engine.name)
+    edited_tag = images.ensure(edited, "default", base_image, progress=lines.append, images_dir=copy)
     try:
         assert edited_tag != tag and edited_tag.startswith("localhost/amb-os-default:")
         assert any("built" in line for line in lines)
@@ -249,7 +246,7 @@ def test_close_removes_the_container_and_is_idempotent(engine, sandbox):
 
 
 def test_sandboxes_are_labelled_for_this_session(engine, sandbox, request):
-    from pytest_amb.container_fixtures import session_id
+    from pytest_amb.containers.fixtures import session_id
 
     labels = engine.client.api.inspect_container(sandbox.container_id)["Config"]["Labels"]
     assert labels["amb.pytest"] == "1" and labels["amb.session"] == session_id(request.config)
@@ -257,7 +254,7 @@ def test_sandboxes_are_labelled_for_this_session(engine, sandbox, request):
 
 
 def test_sweep_removes_leftovers_of_a_dead_process(engine, base_image):
-    tag = engine.ensure_image("default", base_image, progress=lambda line: None)
+    tag = images.ensure(engine, "default", base_image, progress=lambda line: None)
     dead = subprocess.Popen(["true"])
     dead.wait()
 
@@ -289,8 +286,11 @@ def test_the_session_sweeps_its_containers_at_the_end(pytester, engine, base_ima
     pytester.makepyfile(
         f"""
         def test_leak(amb_container_engine, request):
-            from pytest_amb.container_fixtures import session_id
-            box = amb_container_engine.sandbox(session_id=session_id(request.config), base_image={base_image!r})
+            from pytest_amb.containers.fixtures import session_id
+            from taskcases.os_interaction import images
+            box = images.open_sandbox(
+                amb_container_engine, session_id=session_id(request.config), base_image={base_image!r}
+            )
             print("LEAKED", box.container_id)
         """
     )

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from pytest_amb.journal import read_steps
+from tests.support.entry_points import install
 
 ROOT = Path(__file__).resolve().parents[2]
 BENCH = [
@@ -81,12 +82,8 @@ def test_a_bad_memory_config_is_a_usage_error_naming_file_and_key(pytester, text
 
 
 def test_a_user_written_memory_registers_by_entry_point_and_runs(pytester, monkeypatch, tmp_path):
-    dist = tmp_path / "site" / "recent_memory_example-0.1.dist-info"
-    dist.mkdir(parents=True)
-    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: recent-memory-example\nVersion: 0.1\n")
-    (dist / "entry_points.txt").write_text("[pytest_amb.memories]\nrecent = recent_memory:RecentMemory\n")
-    monkeypatch.syspath_prepend(str(ROOT / "docs" / "examples"))
-    monkeypatch.syspath_prepend(str(tmp_path / "site"))
+    install(monkeypatch, tmp_path / "site", "recent_memory_example", "pytest_amb.memories",
+            "recent = recent_memory:RecentMemory", ROOT / "docs" / "examples")  # fmt: skip
     help_text = pytester.runpytest("--amb-memory=nope").stderr.str()
     assert "accepted: recent, zero_shot" in help_text
     config = pytester.path / "memory.yaml"

@@ -16,7 +16,7 @@ import pytest
 from pytest_amb.journal import read_steps
 from taskcases.os_interaction import task
 from taskcases.os_interaction.loader import Match, OsSample, Script
-from taskcases.os_interaction.sandbox import TRUNCATION_NOTE
+from taskcases.os_interaction.output import TRUNCATION_NOTE
 from taskcases.os_interaction.task import NO_TOOL_CALLS, NOT_ACTED_ON, OsTask, TaskSetupError
 
 BENCH = [

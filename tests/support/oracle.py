@@ -1,9 +1,9 @@
 """Replaying every sample's gold solution through the normal step runner (the conformance checks)."""
 
-from memories.base import MemoryDeps
 from memories.zero_shot import ZeroShotMemory
 from pytest_amb.llm.client import UsageLedger
 from pytest_amb.llm.oracle import OracleAgent
+from pytest_amb.memory import MemoryDeps
 from pytest_amb.plan import SAMPLE, Step
 from pytest_amb.runner import run_step
 

@@ -10,9 +10,10 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from memories.base import MEMORY_SEPARATOR, inject
+from pytest_amb import registry
 from pytest_amb.llm.client import CallRecord, LLMClient, LLMError, UsageLedger
 from pytest_amb.llm.reference.server import LoopbackServer, ReferenceServer
+from pytest_amb.memory import MEMORY_SEPARATOR, inject
 from taskcases.locomo.judge import LLMJudge, judge_prompt, parse_label
 from taskcases.locomo.task import SYSTEM_PROMPT
 
@@ -42,7 +43,7 @@ def _no_proxy(monkeypatch):
 
 @pytest.fixture(scope="module")
 def reference_server():
-    server = ReferenceServer().start()
+    server = ReferenceServer(registry.reference_policies(), registry.memory_operations()).start()
     try:
         yield server
     finally:
@@ -114,7 +115,7 @@ def closed_port() -> int:
 
 
 def qa_messages(context: str, question: str) -> list[dict]:
-    """A LoCoMo request with memory in front of the question, as memories.base.inject builds it."""
+    """A LoCoMo request with memory in front of the question, as pytest_amb.memory.inject builds it."""
     return [
         {"role": "system", "content": SYSTEM_PROMPT},
         {"role": "user", "content": f"{context}\n\n{MEMORY_SEPARATOR}\n\n{question}"},

@@ -3,9 +3,11 @@ import json
 import pytest
 
 from pytest_amb.interfaces import JudgeVerdict
+from pytest_amb.registry import indexes as task_indexes
+from pytest_amb.registry import resolve
+from pytest_amb.tasks import TaskNameError
 from taskcases.locomo.loader import DataError, load_conversations
-from taskcases.locomo.task import LocomoTask, extract_answer, task_indexes
-from taskcases.registry import TaskNameError, resolve
+from taskcases.locomo.task import LocomoTask, extract_answer
 
 
 def _bundled():

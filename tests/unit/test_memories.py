@@ -2,11 +2,11 @@ import shutil
 
 import pytest
 
-from memories.base import MEMORY_SEPARATOR, MemoryDeps, WritePolicy, inject
-from memories.embedder import EmbedderError, verify_bundled
 from memories.stream_icl import StreamICLMemory, format_experience
 from memories.zero_shot import ZeroShotMemory
+from pytest_amb.embedding import EmbedderError, verify_bundled
 from pytest_amb.interfaces import EpisodeInfo, Outcome
+from pytest_amb.memory import MEMORY_SEPARATOR, MemoryDeps, WritePolicy, inject
 
 QUESTION = [{"role": "system", "content": "sys"}, {"role": "user", "content": "Where does Ann live?"}]
 SESSION = EpisodeInfo("t", "session-1", "", {"kind": "session", "session_id": 1, "date_time": "1:00 pm on 2 May, 2023"})

@@ -6,11 +6,11 @@ import json
 import pytest
 
 from memories.awm_pro import AwmProMemory, parse_workflows, trajectory_text
-from memories.base import MEMORY_SEPARATOR, STATE_VERSION, MemoryDeps, Scope
 from memories.mem0 import Mem0Memory
 from memories.mem0.store import Mem0Store
 from memories.mems import MemsMemory
 from pytest_amb.interfaces import EpisodeInfo, Outcome
+from pytest_amb.memory import MEMORY_SEPARATOR, STATE_VERSION, MemoryDeps, Scope
 from tests.conftest import ScriptedLLM
 
 SESSION = EpisodeInfo("locomo-x", "session-1", "", {"kind": "session", "session_id": 1, "date_time": "8 May, 2023"})

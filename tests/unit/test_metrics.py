@@ -8,10 +8,10 @@ from __future__ import annotations
 import pytest
 
 from pytest_amb.metrics.answer import bleu1, token_f1
-from pytest_amb.metrics.qa import qa_aggregate
 from pytest_amb.metrics.stream import csr_curve
 from pytest_amb.plan import INJECT, SAMPLE, Step
 from pytest_amb.runner import ERROR, FAILED, PASSED, StepResult
+from taskcases.locomo.metrics import qa_aggregate
 
 # --------------------------------------------------------------------------------------------------
 # token_f1: set-based F1 over lower-cased tokens with only . , ! ? ; : turned into spaces

@@ -9,14 +9,17 @@ from pathlib import Path
 
 import pytest
 
-from memories.base import MEMORY_SEPARATOR
 from memories.stream_icl import PROMPT_TEMPLATE, format_experience
+from pytest_amb import registry
 from pytest_amb.llm.oracle import OracleAgent
-from pytest_amb.llm.reference import server, shell
+from pytest_amb.llm.reference import server
+from pytest_amb.memory import MEMORY_SEPARATOR
+from pytest_amb.registry import resolve
+from pytest_amb.tasks import DataError, TaskNameError
+from taskcases.os_interaction import reference as shell
 from taskcases.os_interaction import scoring
 from taskcases.os_interaction.loader import Match, OsSample, Script, load_samples, script_dir
 from taskcases.os_interaction.task import FIRST_MESSAGE, SYSTEM_PROMPT, TOOLS, OsTask, observed_output
-from taskcases.registry import DataError, TaskNameError, resolve
 
 BUNDLED = resolve("os", None)
 CHECKERS = script_dir(BUNDLED.files[0]) / "check"
@@ -254,9 +257,10 @@ def solved(problem, commands, outputs, ending=("answer_action", {"answer": "5"})
 
 
 def test_a_request_with_the_os_tools_goes_to_the_shell_policy():
-    assert shell.is_shell_request({"tools": TOOLS})
-    assert not shell.is_shell_request({"tools": TOOLS[:1]})
-    reply = server.respond({"tools": TOOLS, "messages": request("How many groups are in my system?")})
+    assert shell.claims({"tools": TOOLS})
+    assert not shell.claims({"tools": TOOLS[:1]})
+    reply = server.respond({"tools": TOOLS, "messages": request("How many groups are in my system?")}, "",
+                           registry.reference_policies(), registry.memory_operations())
     assert call(reply) == ("bash_action", {"script": "getent group | wc -l"})
 
 

@@ -1,7 +1,9 @@
-"""Reading a bash terminal stream (taskcases/os_interaction/terminal.py), on recorded bytes from Podman."""
+"""Reading a bash terminal stream (pytest_amb/containers/terminal.py), on recorded bytes from Podman; os_interaction's
+output cap and image tags."""
 
-from taskcases.os_interaction import images, terminal
-from taskcases.os_interaction.sandbox import cap_output
+from pytest_amb.containers import terminal
+from taskcases.os_interaction import images
+from taskcases.os_interaction.output import cap_output
 
 MARKER = b"amb-0123456789abcdef$ "
 

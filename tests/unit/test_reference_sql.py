@@ -2,8 +2,8 @@
 
 import json
 
-from memories.base import MEMORY_SEPARATOR
-from pytest_amb.llm.reference import sql
+from pytest_amb.memory import MEMORY_SEPARATOR
+from taskcases.dbbench import reference as sql
 from taskcases.dbbench.task import SYSTEM_PROMPT, TOOLS
 
 SCHEMA = (
@@ -32,8 +32,8 @@ def first_call(message):
 
 
 def test_a_request_with_the_dbbench_tools_is_recognised():
-    assert sql.is_sql_request({"tools": TOOLS, "messages": []})
-    assert not sql.is_sql_request({"messages": []})
+    assert sql.claims({"tools": TOOLS, "messages": []})
+    assert not sql.claims({"messages": []})
 
 
 def test_quoted_values_are_enough_without_memory():

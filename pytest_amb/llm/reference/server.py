@@ -1,10 +1,11 @@
-"""The reference model: a deterministic, LLM-free policy behind a real OpenAI-compatible HTTP server.
+"""The reference model: deterministic, LLM-free policies behind a real OpenAI-compatible HTTP server.
 
 It listens on loopback only and implements ``POST /v1/chat/completions`` and ``GET /v1/models``. The
-reply is computed from the request body alone: the judge prompt is answered by token overlap, a request
-with the dbbench tools by the SQL policy (sql.py), one with the os_interaction tools by the shell policy
-(shell.py), anything else by extractive question answering over the context in the messages. It never
-sees gold answers except inside a judge prompt, exactly as a real judge model would.
+reply is computed from the request body alone. A request with an ``X-AMB-Operation`` header is a
+memory's own call: it gets that operation's answer (``Memory.reference_operations``). Any other request
+gets the answer of the first policy that claims it (``TaskFamily.reference``, in registration order), or
+a plain assistant message saying no policy claims it (a wrong answer, not a crash). It never sees gold
+answers except inside a judge prompt, exactly as a real judge model would.
 """
 
 from __future__ import annotations
@@ -13,11 +14,14 @@ import json
 import re
 import threading
 import time
+from collections.abc import Callable, Mapping, Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from pytest_amb.llm.reference import judge, memory_ops, qa, shell, sql
+from pytest_amb.llm.reference.policy import ReferencePolicy
+from pytest_amb.llm.reference.text import content_text
 
 MODEL_NAME = "reference"
+NO_POLICY = "The reference model has no policy that claims this request (its policies: {names})."
 _TOKEN = re.compile(r"\w+|[^\w\s]")
 
 
@@ -25,26 +29,31 @@ def count_tokens(text: str) -> int:
     return len(_TOKEN.findall(text))
 
 
-def respond(request: dict, operation: str = "") -> dict:
+def respond(
+    request: dict,
+    operation: str,
+    policies: Sequence[ReferencePolicy],
+    operations: Mapping[str, Callable[[list[dict]], str]],
+) -> dict:
     """The assistant message for one chat-completions request body (``operation``: the request's
-    X-AMB-Operation header, set by memory mechanisms on their own calls)."""
+    X-AMB-Operation header, set by memories on their own calls)."""
     messages = request.get("messages") or []
     if operation:
-        return {"role": "assistant", "content": memory_ops.respond(operation, messages)}
-    if sql.is_sql_request(request):
-        return sql.respond(messages)
-    if shell.is_shell_request(request):
-        return shell.respond(messages)
-    last_user = next((m for m in reversed(messages) if m.get("role") == "user"), {})
-    last_text = qa.content_text(last_user.get("content"))
-    if judge.is_judge_request(last_text):
-        return {"role": "assistant", "content": judge.judge(last_text)}
-    return {"role": "assistant", "content": qa.answer(messages)}
+        answer = operations.get(operation)
+        if answer is None:
+            error = f"the reference model has no answer for memory operation '{operation}'"
+            return {"role": "assistant", "content": json.dumps({"error": error})}
+        return {"role": "assistant", "content": answer(messages)}
+    for policy in policies:
+        if policy.claims(request):
+            return policy.respond(request)
+    names = ", ".join(policy.name for policy in policies) or "none"
+    return {"role": "assistant", "content": NO_POLICY.format(names=names)}
 
 
-def completion(request: dict, operation: str = "") -> dict:
-    message = respond(request, operation)
-    prompt = sum(count_tokens(qa.content_text(m.get("content"))) for m in request.get("messages") or [])
+def completion(request: dict, operation: str, policies, operations) -> dict:
+    message = respond(request, operation, policies, operations)
+    prompt = sum(count_tokens(content_text(m.get("content"))) for m in request.get("messages") or [])
     produced = count_tokens(str(message.get("content") or "") + json.dumps(message.get("tool_calls") or []))
     return {
         "id": "chatcmpl-reference",
@@ -92,7 +101,8 @@ class _Handler(BaseHTTPRequestHandler):
             return
         if self.server.latency_s:
             time.sleep(self.server.latency_s)
-        self._send(200, completion(request, self.headers.get("X-AMB-Operation") or ""))
+        operation = self.headers.get("X-AMB-Operation") or ""
+        self._send(200, completion(request, operation, self.server.policies, self.server.operations))
 
 
 class LoopbackServer:
@@ -119,8 +129,16 @@ class LoopbackServer:
 
 
 class ReferenceServer(LoopbackServer):
-    """Serves the reference model; ``latency_s`` delays every completion (for throughput benchmarks)."""
+    """Serves the reference model with these task policies and memory operations; ``latency_s`` delays
+    every completion (for throughput benchmarks)."""
 
-    def __init__(self, latency_s: float = 0.0):
+    def __init__(
+        self,
+        policies: Sequence[ReferencePolicy],
+        operations: Mapping[str, Callable[[list[dict]], str]],
+        latency_s: float = 0.0,
+    ):
         super().__init__(_Handler)
+        self._httpd.policies = tuple(policies)
+        self._httpd.operations = dict(operations)
         self._httpd.latency_s = latency_s

@@ -20,9 +20,16 @@ MONTHS = "january february march april may june july august september october no
 
 
 def offers_tools(request: dict, names) -> bool:
-    """The request offers every one of these tools (how the reference model recognises a task)."""
+    """The request offers every one of these tools (how a policy recognises its requests)."""
     offered = {(t.get("function") or {}).get("name") for t in request.get("tools") or []}
     return set(names) <= offered
+
+
+def content_text(content) -> str:
+    """The text of a message's ``content``: a string, or the text of its content parts."""
+    if isinstance(content, list):  # content parts
+        return "\n".join(str(part.get("text", "")) for part in content if isinstance(part, dict))
+    return str(content or "")
 
 
 def words(text: str) -> list[str]:
@@ -46,7 +53,7 @@ _DATE = re.compile(r"(\d{1,2})\s+([A-Za-z]+),?\s+(\d{4})")
 
 
 def parse_date(text: str) -> date | None:
-    """The date of a LoCoMo ``session_N_date_time`` such as '1:56 pm on 8 May, 2023'."""
+    """The first date written like '8 May, 2023' or '1:56 pm on 8 May 2023' in ``text`` (None if none)."""
     match = _DATE.search(text or "")
     if not match:
         return None

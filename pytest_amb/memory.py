@@ -52,7 +52,7 @@ class UpdateReport:
 
 @dataclass(frozen=True)
 class Scope:
-    """Whose memories these are (mem0's scoping ids): a store shared by several streams or children
+    """Whose memories these are (scoping ids: user, agent, run): a store shared by several streams or children
     only ever returns records of the same scope."""
 
     user_id: str = "default"
@@ -111,13 +111,17 @@ class Memory(ABC):
     name: ClassVar[str]
     needs_embedder: ClassVar[bool] = False
     needs_llm: ClassVar[bool] = False
-    default_config: ClassVar[dict] = {}  # for mechanisms outside this package (built-ins use configs/<name>.yaml)
+    default_config: ClassVar[dict] = {}  # every parameter, with its documented default
+    order: ClassVar[int] = 0  # place in listings (the built-ins use 1, 2, 3, ...)
+    is_baseline: ClassVar[bool] = False  # learns nothing from episodes: transfer gains are measured against it
+    # the reference model's answers to this mechanism's own LLM calls: X-AMB-Operation -> fn(messages) -> content
+    reference_operations: ClassVar[dict] = {}
 
     def __init__(self, deps: MemoryDeps):
-        from memories import config as memory_config
+        from pytest_amb import memory_config
 
         self.deps = deps
-        self.config = memory_config.resolve(self.name, memory_config.defaults(self.name), deps.config, "memory config")
+        self.config = memory_config.resolve(self.name, dict(self.default_config), deps.config, "memory config")
         self.policy = WritePolicy(
             success_only=bool(self.config.get("success_only", True)),
             include_session_injection=bool(self.config.get("include_session_injection", True)),

@@ -1,4 +1,5 @@
-"""The reference model's shell policy (os_interaction): deterministic, LLM-free, computed from the request alone.
+"""The reference model's policy for os_interaction (shell tools): deterministic, LLM-free, computed from the
+request alone. It claims every request that offers the os_interaction tools.
 
 From the first user message it reads the problem (the text after the last "My problem is:") and, from
 the memory block in front of it, any solved examples (a ``Question: ...`` line followed by the
@@ -24,8 +25,9 @@ import re
 from dataclasses import dataclass
 from difflib import SequenceMatcher
 
-from pytest_amb.llm.reference.qa import content_text
-from pytest_amb.llm.reference.text import offers_tools
+from pytest_amb.llm.messages import tool_call_message
+from pytest_amb.llm.reference.policy import ReferencePolicy
+from pytest_amb.llm.reference.text import content_text, offers_tools
 
 TOOL_NAMES = ("bash_action", "answer_action", "finish_action")
 OUTPUT_PREFIX = "The output of the OS:\n\n"
@@ -37,7 +39,8 @@ _NUMBER = re.compile(r"-?\d+(?:\.\d+)*")
 ANSWER, FINISH = "answer", "finish"
 
 
-def is_shell_request(request: dict) -> bool:
+def claims(request: dict) -> bool:
+    """The request offers every tool of the task."""
     return offers_tools(request, TOOL_NAMES)
 
 
@@ -240,10 +243,11 @@ def _called(message: dict, name: str) -> bool:
 
 
 def _call(name: str, arguments: dict, n: int, thought: str) -> dict:
-    return {
-        "role": "assistant",
-        "content": thought,
-        "tool_calls": [
-            {"id": f"call_{n}", "type": "function", "function": {"name": name, "arguments": json.dumps(arguments)}}
-        ],
-    }
+    return tool_call_message(f"call_{n}", name, arguments, thought)
+
+
+def _respond_to(request: dict) -> dict:
+    return respond(request.get("messages") or [])
+
+
+POLICIES = (ReferencePolicy("os.shell", claims, _respond_to),)

@@ -1,30 +1,104 @@
-"""Extractive question answering from the context in the request.
+"""The reference model's policies for LoCoMo: the judge, and extractive question answering.
 
-The question is the last user message (after the memory separator when memory was injected in front
-of it). The context is every other user/assistant text in the request: injected memory blocks and raw
-conversation sessions. The context is cut into line passages; a bracketed line with a date
-(``[Session 3 — 1:56 pm on 8 May, 2023]``) dates the lines below it. The best passage is the one
-sharing the most idf-weighted content words with the question (later passages win ties, so updated
-facts beat stale ones). The answer is the best clause of that passage without the words the question
-already contains, or, for "when" questions, the passage's date with relative expressions resolved.
+**The judge** claims the judge prompt (``taskcases.locomo.judge.JUDGE_PROMPT``, no tools) and labels by
+token overlap: CORRECT when the generated answer covers at least half of the gold answer's content words.
+It reads the question, gold answer and generated answer from the judge prompt itself, as a real judge
+model would.
+
+**Question answering** claims LoCoMo's own episodes: a request with LoCoMo's system prompt
+(``taskcases.locomo.task.SYSTEM_PROMPT``) and no tools. Every memory keeps the system message as it is
+(it injects into the first user message, in front or at the tail, or adds user messages after the
+system prompt), so the claim holds under every memory. The question is the last user message (after the
+memory separator when memory was injected in front of it). The context is every other user/assistant
+text in the request: injected memory blocks and raw conversation sessions. The context is cut into line
+passages; a bracketed line with a date (``[Session 3 — 1:56 pm on 8 May, 2023]``) dates the lines below
+it. The best passage is the one sharing the most idf-weighted content words with the question (later
+passages win ties, so updated facts beat stale ones). The answer is the best clause of that passage
+without the words the question already contains, or, for "when" questions, the passage's date with
+relative expressions resolved.
 """
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from dataclasses import dataclass
 from datetime import date
 
-from memories.base import MEMORY_SEPARATOR
-from pytest_amb.llm.reference.text import STOPWORDS, content_stems, parse_date, resolve_relative_date, stem, words
+from pytest_amb.llm.reference.policy import ReferencePolicy
+from pytest_amb.llm.reference.text import (
+    STOPWORDS,
+    content_stems,
+    content_text,
+    parse_date,
+    resolve_relative_date,
+    stem,
+    words,
+)
+from pytest_amb.memory import MEMORY_SEPARATOR
+from taskcases.locomo.judge import JUDGE_PROMPT
+from taskcases.locomo.task import SYSTEM_PROMPT
 
+
+def _last_user_text(request: dict) -> str:
+    messages = request.get("messages") or []
+    last_user = next((m for m in reversed(messages) if m.get("role") == "user"), {})
+    return content_text(last_user.get("content"))
+
+
+# -- the judge ----------------------------------------------------------------------------------------
+_FIELD = re.compile(r"^(Question|Gold answer|Generated answer):\s*(.*)$", re.MULTILINE)
+_JUDGE_OPENING = JUDGE_PROMPT.splitlines()[0]  # "Your task is to label a generated answer ..."
+THRESHOLD = 0.5
+
+
+def is_judge_prompt(text: str) -> bool:
+    """The judge prompt: its opening line, and the gold and generated answers to compare."""
+    return text.lstrip().startswith(_JUDGE_OPENING) and {"Gold answer", "Generated answer"} <= {
+        m.group(1) for m in _FIELD.finditer(text)
+    }
+
+
+def judge(text: str) -> str:
+    fields = {m.group(1): m.group(2).strip() for m in _FIELD.finditer(text)}
+    gold, generated = fields.get("Gold answer", ""), fields.get("Generated answer", "")
+    gold_terms = set(content_stems(gold)) or set(words(gold))
+    generated_terms = set(content_stems(generated)) | set(words(generated))
+    covered = len(gold_terms & generated_terms)
+    coverage = covered / len(gold_terms) if gold_terms else 0.0
+    label = "CORRECT" if gold_terms and coverage >= THRESHOLD else "WRONG"
+    reason = f"The generated answer covers {covered} of {len(gold_terms)} key terms of the gold answer."
+    return f"{reason}\n{json.dumps({'label': label})}"
+
+
+def claims_judge_prompt(request: dict) -> bool:
+    return not request.get("tools") and is_judge_prompt(_last_user_text(request))
+
+
+def _judge_reply(request: dict) -> dict:
+    return {"role": "assistant", "content": judge(_last_user_text(request))}
+
+
+# -- question answering -------------------------------------------------------------------------------
 UNKNOWN = "I don't know."
 _TEMPORAL = re.compile(r"^\s*(when|what (year|month|date|day|time))\b|\bhow long ago\b", re.IGNORECASE)
 _SPEAKER_PREFIX = re.compile(r"^\s*(?:User|Assistant|[A-Z][\w.'-]{0,30}):\s+")
 _CLAUSE = re.compile(r"(?<=[.!?;])\s+|,\s+(?:and|but|so)\s+")
 _MAX_ANSWER_WORDS = 12
 _TRAILING_DATE = re.compile(r"\[([^\[\]]+)\]\s*$")
+
+
+def claims_question(request: dict) -> bool:
+    """A LoCoMo episode: LoCoMo's system prompt and no tools (memories never change the system message)."""
+    return not request.get("tools") and any(
+        m.get("role") == "system" and content_text(m.get("content")) == SYSTEM_PROMPT
+        for m in request.get("messages") or []
+    )
+
+
+def _answer_reply(request: dict) -> dict:
+    return {"role": "assistant", "content": answer(request.get("messages") or [])}
 
 
 @dataclass(frozen=True)
@@ -47,12 +121,6 @@ def split_request(messages: list[dict]) -> tuple[str, list[str]]:
         return question.strip(), context + [before]
     paragraphs = [p for p in final.split("\n\n") if p.strip()]
     return (paragraphs[0].strip() if paragraphs else ""), context + paragraphs[1:]
-
-
-def content_text(content) -> str:
-    if isinstance(content, list):  # content parts
-        return "\n".join(str(part.get("text", "")) for part in content if isinstance(part, dict))
-    return str(content or "")
 
 
 def passages(context: list[str]) -> list[Passage]:
@@ -120,3 +188,9 @@ def answer(messages: list[dict]) -> str:
     if _TEMPORAL.search(question) and passage.day is not None:
         return resolve_relative_date(passage.text, passage.day)
     return extract_span(question, passage.text)
+
+
+POLICIES = (
+    ReferencePolicy("locomo.judge", claims_judge_prompt, _judge_reply),
+    ReferencePolicy("locomo.qa", claims_question, _answer_reply),
+)

@@ -1,5 +1,5 @@
-"""Aggregates of question-answering steps (LoCoMo): judge accuracy, F1 and BLEU-1, overall and per
-category, over the journaled step results."""
+"""LoCoMo's metrics: judge accuracy, F1 and BLEU-1, overall and per category, over the journaled step
+results; declared once as the family's aggregate ``QA``."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from collections import defaultdict
 
 from pytest_amb.metrics import mean, scored
 from pytest_amb.metrics.intervals import mean_interval, wilson
+from pytest_amb.metrics.table import Aggregate, Metric, SampleOutcome
 
 
 def qa_aggregate(results: list[dict]) -> dict:
@@ -41,3 +42,17 @@ def qa_aggregate(results: list[dict]) -> dict:
         **block(judged),
         "per_category": {str(c): block(items) for c, items in sorted(by_category.items(), key=lambda kv: str(kv[0]))},
     }
+
+
+QA = Aggregate(
+    key="qa",
+    compute=lambda primary, results: qa_aggregate(primary),
+    metrics=(
+        Metric("judge_accuracy", "judge", lambda b: b["judge_accuracy"], "percent", outcome="judge",
+               description="share of answers the LLM judge called correct"),
+        Metric("f1", "F1", lambda b: b["f1"], "number", description="token-set F1 of the answer against the gold"),
+        Metric("bleu", "BLEU", lambda b: b["bleu"], "number", description="BLEU-1 of the answer against the gold"),
+    ),
+    breakdowns=("category",),
+    outcomes=(SampleOutcome("judge", lambda r: r["metrics"]["judge"] >= 1.0 if "judge" in r["metrics"] else None),),
+)  # fmt: skip

@@ -1,16 +1,14 @@
-"""Pytest fixtures for real os_interaction containers (registered by the pytest-amb plugin).
+"""The pytest fixture for real containers, and the end-of-session sweep (registered by the pytest-amb plugin).
 
 * ``amb_container_engine`` (session): the engine chosen by ``--amb-container-engine`` (``AMB_CONTAINER_ENGINE``,
   default auto); the test is skipped, with the message saying how to get an engine, when none answers
   (failed instead when ``AMB_REQUIRE_CONTAINERS=1``).
-* ``amb_os_sandbox`` (function): a fresh container of the "default" image, removed after the test.
-* ``amb_os_sandbox_factory`` (function): ``factory(kind="default", **limits)`` makes more sandboxes; all of
-  them are removed after the test.
 
-Images are built FROM ``--amb-os-base-image`` (``AMB_OS_BASE_IMAGE``) when set. Every container is labelled
-with one id per pytest session (the controller's under xdist); at the end of the session the containers
-of that id are swept, and at the first use of an engine the leftovers of crashed sessions on this host.
-Runs that use no container never touch the engine's socket.
+A task's own sandbox fixtures build on it, labelling their containers with ``session_id(config)`` and
+reporting image builds through ``progress(config)``. There is one id per pytest session (the controller's
+under xdist); at the end of the session the containers of that id are swept, and at the first use of an
+engine the leftovers of crashed sessions on this host. Runs that use no container never touch the engine's
+socket, and importing this module imports no docker.
 """
 
 from __future__ import annotations
@@ -19,6 +17,8 @@ import os
 import uuid
 
 import pytest
+
+from pytest_amb import options
 
 REQUIRE_VARIABLE = "AMB_REQUIRE_CONTAINERS"
 SESSION_ID_KEY = "amb_container_session"  # in xdist's workerinput: the controller's session id
@@ -44,30 +44,25 @@ def pytest_sessionfinish(session):
         engine.close()
 
 
-def _option(config, name: str) -> str | None:
-    from pytest_amb import options
-
-    return options.read_raw(config)[name].value
-
-
-def _progress(config):
+def progress(config):
+    """Where image build progress goes: the terminal (an xdist worker has none; the build still happens)."""
     reporter = config.pluginmanager.get_plugin("terminalreporter")
     if reporter is None or hasattr(config, "workerinput"):
-        return lambda line: None  # an xdist worker has no terminal; the build still happens
+        return lambda line: None
     return lambda line: reporter.write_line(line)
 
 
 @pytest.fixture(scope="session")
 def amb_container_engine(request):
-    """The container engine of this session (a ``taskcases.os_interaction.sandbox.ContainerEngine``).
+    """The container engine of this session (a ``pytest_amb.containers.engine.ContainerEngine``).
     Skips the test when no engine answers; fails it instead when AMB_REQUIRE_CONTAINERS=1 (CI)."""
-    from taskcases.os_interaction.sandbox import ContainerEngine, EngineUnavailable
+    from pytest_amb.containers.engine import ContainerEngine, EngineUnavailable
 
     config = request.config
     engine = config.stash.get(_engine, None)
     if engine is None:
         try:
-            engine = ContainerEngine.discover(_option(config, "container_engine") or "auto")
+            engine = ContainerEngine.discover(options.read_value(config, "container_engine") or "auto")
         except EngineUnavailable as exc:
             if os.environ.get(REQUIRE_VARIABLE) == "1":
                 pytest.fail(f"{REQUIRE_VARIABLE}=1 but {exc}", pytrace=False)
@@ -75,31 +70,6 @@ def amb_container_engine(request):
         engine.sweep()  # leftovers of crashed sessions on this host
         config.stash[_engine] = engine
     return engine
-
-
-@pytest.fixture
-def amb_os_sandbox_factory(request, amb_container_engine):
-    """``factory(kind="default", memory="1g", cpus=2.0, pids=512)`` -> a fresh ``ContainerSandbox``; every
-    sandbox made is removed after the test."""
-    config = request.config
-    made = []
-
-    def factory(kind: str = "default", **limits):
-        limits.setdefault("base_image", _option(config, "os_base_image"))
-        amb_container_engine.ensure_image(kind, limits["base_image"], progress=_progress(config))
-        sandbox = amb_container_engine.sandbox(kind, session_id=config.stash[_session_id], **limits)
-        made.append(sandbox)
-        return sandbox
-
-    yield factory
-    for sandbox in made:
-        sandbox.close()
-
-
-@pytest.fixture
-def amb_os_sandbox(amb_os_sandbox_factory):
-    """A fresh container of the "default" os_interaction image, removed after the test."""
-    return amb_os_sandbox_factory("default")
 
 
 def session_id(config) -> str:

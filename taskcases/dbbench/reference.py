@@ -1,4 +1,5 @@
-"""The reference model's SQL policy (dbbench): deterministic, LLM-free, computed from the request alone.
+"""The reference model's policy for dbbench (SQL with function calling): deterministic, LLM-free, computed
+from the request alone. It claims every request that offers the dbbench tools.
 
 From the first user message it reads the table name and headers (the ``add_description`` line) and the
 question; from the memory block in front of them, any solved examples (``Question: ...`` followed by
@@ -23,8 +24,9 @@ import re
 from dataclasses import dataclass
 from difflib import SequenceMatcher
 
-from pytest_amb.llm.reference.qa import content_text
-from pytest_amb.llm.reference.text import offers_tools
+from pytest_amb.llm.messages import tool_call_message
+from pytest_amb.llm.reference.policy import ReferencePolicy
+from pytest_amb.llm.reference.text import content_text, offers_tools
 
 TOOL_NAMES = ("execute_sql", "commit_final_answer")
 _TABLE_LINE = re.compile(
@@ -39,7 +41,8 @@ _TABLE_POSITION = re.compile(r"\b(?:FROM|INTO|UPDATE|JOIN|TABLE)\s*$", re.IGNORE
 SIMILAR_ENOUGH = 0.7
 
 
-def is_sql_request(request: dict) -> bool:
+def claims(request: dict) -> bool:
+    """The request offers every tool of the task."""
     return offers_tools(request, TOOL_NAMES)
 
 
@@ -266,10 +269,11 @@ def _string(value: str) -> str:
 
 
 def _call(name: str, arguments: dict, n: int, thought: str) -> dict:
-    return {
-        "role": "assistant",
-        "content": thought,
-        "tool_calls": [
-            {"id": f"call_{n}", "type": "function", "function": {"name": name, "arguments": json.dumps(arguments)}}
-        ],
-    }
+    return tool_call_message(f"call_{n}", name, arguments, thought)
+
+
+def _respond_to(request: dict) -> dict:
+    return respond(request.get("messages") or [])
+
+
+POLICIES = (ReferencePolicy("dbbench.sql", claims, _respond_to),)

@@ -1,7 +1,7 @@
 """Reading a bash session's terminal stream: where the echoed command ends, where the prompt is, and the
 text a person would read in between.
 
-Pure functions over bytes; the session that writes and reads the socket is in ``sandbox.py``.
+Pure functions over bytes; the session that writes and reads the socket is in ``shell.py``.
 
 The stream of one command typed into ``bash --login`` with a TTY (bash >= 5.1, bracketed paste on) is:
 the echo of the command (readline redisplay, wrapped at the terminal width, possibly redrawing the prompt),
