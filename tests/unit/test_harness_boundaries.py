@@ -96,3 +96,25 @@ def test_harness_modules_import_each_other_without_cycles():
         if name not in state:
             visit(name, [name])
     assert not cycles, f"import cycles: {cycles}"
+
+
+def test_a_sources_data_is_loaded_once_for_the_plan_and_the_run(monkeypatch, tmp_path):
+    from pytest_amb.interfaces import TaskIndex
+    from pytest_amb.tasks import TaskContext, TaskFamily, TaskSource
+
+    loads = []
+    family = TaskFamily(
+        name="counted", root=tmp_path, bundled="*.jsonl", original={},
+        load=lambda source: loads.append(source) or ["a", "b"],
+        index=lambda source, data: [TaskIndex(source.name, "counted", tuple(data))],
+        build=lambda source, data, context: [data],
+    )  # fmt: skip
+    monkeypatch.setattr(registry, "family", lambda name: family)
+    source = TaskSource("counted", "counted", (tmp_path / "a.jsonl",), bundled=True)
+    assert registry.indexes(source)[0].sample_ids == ("a", "b")  # the plan, at configure time
+    assert registry.indexes(source)[0].sample_ids == ("a", "b")  # an xdist worker's plan
+    built = family.build(source, registry.load_data(source), TaskContext({}, lambda name: None))  # the run
+    assert built == [["a", "b"]] and len(loads) == 1
+    registry.refresh()
+    registry.indexes(source)
+    assert len(loads) == 2  # a new pytest session looks again
