@@ -19,7 +19,7 @@ import numpy as np
 from memories import awm_reference
 from memories.config import yaml_defaults
 from memories.index import VectorIndex
-from memories.llm_json import parse_json_object
+from memories.llm_json import ask, ask_json, parse_json_object
 from pytest_amb.interfaces import EpisodeInfo, Message, Outcome, RetrievedItem
 from pytest_amb.memory import STATE_VERSION, Memory, Recall, UpdateReport
 
@@ -89,6 +89,13 @@ def parse_workflows(content: str) -> list[str]:
     return ["## " + piece.strip() for piece in str(content or "").split("## ")[1:] if piece.strip()]
 
 
+def readable_induction(content: str) -> bool:
+    """An induction answer that says something: a JSON object with a ``workflows`` list (possibly empty), or
+    ``## name`` sections; anything else (an error page, prose) is asked again, then an error."""
+    parsed = parse_json_object(content)
+    return (parsed is not None and isinstance(parsed.get("workflows"), list)) or bool(parse_workflows(content))
+
+
 class AwmProMemory(Memory):
     name = "awm_pro"
     order = 3
@@ -115,22 +122,23 @@ class AwmProMemory(Memory):
             return UpdateReport(stored=False, reason="workflows are induced from episodes, not from conversations")
         text = trajectory_text(info.query, trajectory, tool_chars=int(self.config["tool_output_chars"]),
                                max_chars=int(self.config["max_trajectory_chars"]))  # fmt: skip
-        reply = self.deps.llm.chat(
+        answer = ask(
+            self.deps.llm,
             [{"role": "system", "content": INDUCTION_PROMPT},
              {"role": "user", "content": "Here is one completed trajectory:\n\n" + text}],
-            purpose="memory", operation="awm.induce",
+            operation="awm.induce", usable=readable_induction,
         )  # fmt: skip
-        new = parse_workflows(reply.get("content") or "")
+        new = parse_workflows(answer)
         if not new:
-            return UpdateReport(stored=False, reason="no workflow could be read from the induction answer")
+            return UpdateReport(stored=False, reason="the induction found no workflow in this trajectory")
         mapping = self._similar(new)
         existing = "\n\n".join(f"ID: {short}\n{self.workflows[real].text}" for short, real in mapping.items()) or EMPTY
-        reply = self.deps.llm.chat(
+        decision = ask_json(
+            self.deps.llm,
             [{"role": "system", "content": MANAGEMENT_PROMPT},
              {"role": "user", "content": f"Existing workflows:\n{existing}\n\nNew workflows:\n{json.dumps(new)}"}],
-            purpose="memory", operation="awm.manage",
+            operation="awm.manage",
         )  # fmt: skip
-        decision = parse_json_object(reply.get("content") or "") or {}
         return self._apply(decision.get("memory") or [], mapping, f"{info.task}/{info.sample_id}")
 
     def _similar(self, new: list[str]) -> dict[str, int]:

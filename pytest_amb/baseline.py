@@ -23,6 +23,7 @@ from pathlib import Path
 
 from pytest_amb.metrics.paired import mcnemar_exact
 from pytest_amb.metrics.table import MetricTable
+from pytest_amb.redaction import redact_json
 from pytest_amb.report.summary import primary_samples
 
 SCHEMA = "pytest-amb/baseline"
@@ -153,7 +154,8 @@ def save(request: BaselineRequest, config, summary: dict, results: list[dict], r
     }
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_suffix(".tmp")
-    temporary.write_text(json.dumps(baseline, indent=1, ensure_ascii=False), encoding="utf-8")
+    # committed to repositories (README): redacted like everything else the run writes
+    temporary.write_text(json.dumps(redact_json(baseline), indent=1, ensure_ascii=False), encoding="utf-8")
     temporary.replace(path)
     return path
 

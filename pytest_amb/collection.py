@@ -1,6 +1,6 @@
 """Collection: test functions that take ``amb_step`` in a module marked ``amb_task(family)`` are
 parametrized with the plan's steps of that family; benchmark items are then put in plan order, and the
-steps a resumed run already journaled are deselected."""
+steps whose journaled results stand in a resumed run are deselected (``resume.assess``)."""
 
 from __future__ import annotations
 
@@ -45,9 +45,9 @@ class StepCollection:
         bench.sort(key=lambda item: (order[step_of(item).stream], step_of(item).position))
         others = [item for i, item in enumerate(items) if i not in set(slots)]
         items[:] = others[: slots[0]] + bench + others[slots[0] :]
-        starts = self.bench.location.resume_starts
-        done = [item for item in bench if step_of(item).position < starts.get(step_of(item).stream, 0)]
-        if done:  # --amb-resume: their journaled results count
+        to_run = self.bench.location.to_run
+        done = [item for item in bench if to_run is not None and step_of(item).id not in to_run]
+        if done:  # --amb-resume: their journaled results stand
             items[:] = [item for item in items if item not in set(done)]
         if empty or done:  # modules of task families this run does not select, and steps already done
             config.hook.pytest_deselected(items=empty + done)
@@ -63,4 +63,21 @@ class StepCollection:
             lines.append("amb: set by " + ", ".join(f"{k} ({v})" for k, v in sorted(explicit.items())))
         if c.uses_reference_model:
             lines.append("amb: the REFERENCE MODEL (deterministic, no LLM) answers on loopback")
+        found = self.bench.location.assessment
+        if found is not None:
+            lines.append(resume_line(self.bench.location.run_id, found))
         return lines
+
+
+def resume_line(run_id: str, found) -> str:
+    """What a resumed run does (``found``: resume.Assessment)."""
+    from collections import Counter
+
+    if not found.to_run:
+        return f"amb: run {run_id} is complete: nothing to do (every step has a result that stands)"
+    why = Counter(found.why.values())
+    parts = [f"{n} with {reason}" for reason, n in why.items()]
+    if found.recheck:
+        parts.append(f"{len(found.recheck)} to re-check: kept when the memory they read is unchanged, else run again")
+    kept = len(found.status) - len(found.to_run)
+    return f"amb: resuming run {run_id}: {kept} results stand; {len(found.to_run)} steps left ({'; '.join(parts)})"

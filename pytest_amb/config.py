@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from pytest_amb import options
-from pytest_amb.option_spec import describe, parse_bool, redact_url
+from pytest_amb.option_spec import describe, parse_bool
 from pytest_amb.options import RawValue
 from pytest_amb.plan import MODES, ModeParams, modes
+from pytest_amb.redaction import redact_url, register_option_value, register_url
 
 REFERENCE_MODEL = "reference"
 ORACLE_MODEL = "oracle"  # replays gold solutions; needs no endpoint
@@ -42,6 +45,8 @@ class RunConfig:
     container_engine: str = "auto"
     resume: str | None = None  # "latest" or a run id (not part of the results' definition)
     reference_latency: float = 0.0
+    llm_deadline: float = 120.0  # seconds per LLM call, retries included (not part of the results' definition)
+    llm_breaker: int = 3  # failed calls in a row after which an endpoint's calls fail at once; 0 = never
     memory_config: Path | None = None
     memory_overrides: dict = field(default_factory=dict)
     params: ModeParams = field(default_factory=ModeParams)
@@ -63,7 +68,7 @@ class RunConfig:
 
     def to_json(self) -> dict:
         """Everything that defines the run's results. Secrets never enter it: API keys come from the
-        environment at call time, and secret options (URLs with a password) pass through redact_url."""
+        environment at call time, and the base URL and secret options (URLs with a password) are redacted."""
         described = {
             "mode": self.mode,
             "params": self.params.of(self.mode),
@@ -73,7 +78,7 @@ class RunConfig:
             "shuffle": self.shuffle,
             "limit": self.limit,
             "model": self.model,
-            "base_url": self.base_url,
+            "base_url": redact_url(self.base_url),
             "judge_model": self.judge_model,
             "data_dir": str(self.data_dir) if self.data_dir else None,
             "embedding_model": self.embedding_model,
@@ -106,6 +111,20 @@ def _memory_overrides(path: Path | None, accepted: dict, fail) -> dict:
     return overrides
 
 
+def _unusable_dir(path: Path) -> str | None:
+    """Why ``path`` cannot be (or become) a directory this process writes in, else None."""
+    if path.exists():
+        if not path.is_dir():
+            return f"'{path}' is a file, not a directory"
+        return None if os.access(path, os.W_OK | os.X_OK) else f"'{path}' is not writable"
+    parent = path.parent
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir():
+        return f"'{path}' cannot be created: '{parent}' is a file, not a directory"
+    return None if os.access(parent, os.W_OK | os.X_OK) else f"'{path}' cannot be created: '{parent}' is not writable"
+
+
 def _list(value: str | None) -> list[str]:
     return [part.strip() for part in (value or "").split(",") if part.strip()]
 
@@ -136,6 +155,8 @@ def resolve(raw: dict[str, RawValue], rootdir: Path) -> RunConfig:
             fail("memory", f"'{name}' is not accepted; accepted: {', '.join(registry.listed_memory_names())}")
 
     memory_config = Path(raw["memory_config"].value).expanduser() if raw["memory_config"].value else None
+    if memory_config is not None and memory_config.is_dir():
+        fail("memory_config", f"'{memory_config}' is a directory, not a YAML file")
     memory_overrides = _memory_overrides(memory_config, accepted, lambda message: fail("memory_config", message))
     if len(set(memory_names)) != len(memory_names):
         fail("memory", "a memory is named twice")
@@ -178,6 +199,10 @@ def resolve(raw: dict[str, RawValue], rootdir: Path) -> RunConfig:
             if other.name != mode and getattr(params, name):
                 fail(name, f"applies to {other.name} mode only (mode is '{mode}'); {hint}")
 
+    for family in registry.task_families().values():  # secret values are redacted from now on, wherever they appear
+        for spec in family.options:
+            if spec.secret:
+                register_option_value(raw[spec.name].value)
     selected = {t.family for t in tasks}
     task_options = {}
     for family in registry.task_families().values():
@@ -204,8 +229,9 @@ def resolve(raw: dict[str, RawValue], rootdir: Path) -> RunConfig:
         fail("model", f"'{model}' runs inside pytest-amb and needs no endpoint; name the model of --amb-base-url")
     if model not in LOCAL_MODELS and not base_url:
         fail("model", f"'{model}' needs an endpoint: pass --amb-base-url (any OpenAI-compatible URL)")
+    register_url(base_url)  # its password is redacted wherever it could be printed or written
     if base_url and not base_url.startswith(("http://", "https://")):
-        fail("base_url", f"'{base_url}' is not an http(s) URL")
+        fail("base_url", f"'{redact_url(base_url)}' is not an http(s) URL")
     judge_model = (raw["judge_model"].value or "").strip() or (REFERENCE_MODEL if model == ORACLE_MODEL else model)
     if judge_model == ORACLE_MODEL:
         fail("judge_model", "'oracle' cannot judge; use 'reference' or a real model")
@@ -215,6 +241,9 @@ def resolve(raw: dict[str, RawValue], rootdir: Path) -> RunConfig:
     run_dir = Path(raw["run_dir"].value or "reports/runs").expanduser()
     if not run_dir.is_absolute():
         run_dir = rootdir / run_dir
+    problem = _unusable_dir(run_dir)
+    if problem:
+        fail("run_dir", problem)
 
     embedding_model = (raw["embedding_model"].value or "").strip()
     if not embedding_model:
@@ -226,6 +255,12 @@ def resolve(raw: dict[str, RawValue], rootdir: Path) -> RunConfig:
 
     resume = (raw["resume"].value or "").strip() or None
     reference_latency = non_negative("reference_latency", float, "give seconds >= 0")
+    if not math.isfinite(reference_latency):
+        fail("reference_latency", f"'{raw['reference_latency'].value}' is not accepted; give finite seconds >= 0")
+    llm_deadline = non_negative("llm_deadline", float, "give seconds > 0")
+    if not math.isfinite(llm_deadline) or llm_deadline <= 0:
+        fail("llm_deadline", f"'{raw['llm_deadline'].value}' is not accepted; give finite seconds > 0")
+    llm_breaker = non_negative("llm_breaker", int, "give a whole number of failed calls (0 = never)")
 
     return RunConfig(
         mode=mode,
@@ -243,6 +278,8 @@ def resolve(raw: dict[str, RawValue], rootdir: Path) -> RunConfig:
         container_engine=container_engine,
         resume=resume,
         reference_latency=reference_latency,
+        llm_deadline=llm_deadline,
+        llm_breaker=llm_breaker,
         memory_config=memory_config,
         memory_overrides=memory_overrides,
         params=params,

@@ -6,60 +6,73 @@ One engine per pytest process. Nothing here is created in runs that collect no b
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
+
+import pytest
 
 from pytest_amb import registry
 from pytest_amb.config import ORACLE_MODEL, REFERENCE_MODEL, RunConfig
 from pytest_amb.embedding import CountingEmbedder, EmbedderError
 from pytest_amb.interfaces import EnvironmentUnavailable, JudgeError
+from pytest_amb.llm.breaker import CircuitBreaker
 from pytest_amb.llm.client import LLMClient, LLMError, UsageLedger, api_key_from_environment
 from pytest_amb.llm.oracle import OracleAgent
 from pytest_amb.memory import MemoryDeps, Scope
 from pytest_amb.plan import SAMPLE, Plan, Step, memory_anchors
-from pytest_amb.resume import find_checkpoint, save_checkpoint
+from pytest_amb.resume import (
+    INITIAL,
+    broken_reason,
+    checkpoint_digest,
+    find_checkpoint,
+    mark_broken,
+    mark_unusable,
+    save_checkpoint,
+    tree_digest,
+)
+from pytest_amb.run_location import active
 from pytest_amb.runner import StepResult, run_step
+from pytest_amb.stream_memory import (
+    KEPT,
+    CheckpointError,
+    MemoryBroken,
+    StreamOrderError,
+    StreamState,
+    TaskSetupError,
+    Watched,
+)
 from pytest_amb.tasks import TaskContext
 
-
-class StreamOrderError(RuntimeError):
-    pass
-
-
-@dataclass
-class StreamState:
-    memory: object
-    last_learned: int = -1  # position of the last step that updated this memory (-1: none yet)
-
-
 # Problems outside the agent's control: reported as ERRORs, never as wrong answers.
-INFRASTRUCTURE_ERRORS = (LLMError, JudgeError, EmbedderError, OSError)
+_OUTSIDE = (LLMError, JudgeError, EmbedderError, OSError)
+INFRASTRUCTURE_ERRORS = (*_OUTSIDE, MemoryBroken)
 
 
 class Engine:
-    def __init__(self, config: RunConfig, plan: Plan, checkpoints: Path | None = None):
+    def __init__(self, config: RunConfig, plan: Plan, checkpoints: Path | None = None, recheck: dict | None = None):
         self.config = config
         self.plan = plan
         self.checkpoints = checkpoints  # <run>/checkpoints; None = no checkpoints (unit tests)
         self.ledger = UsageLedger()
+        self._breaker = CircuitBreaker(config.llm_breaker)  # one per process: fail fast on a dead endpoint
         self._reference = None
         self._agent = None
         self._judge = None
-        self._tasks: dict | None = None
+        self._built: dict[str, dict | Exception] = {}  # task source -> its tasks by name, or why they failed
+        self._sources: dict | None = None  # task name -> source
         self._embedder = None
         self._containers = None
         self._streams: dict[str, StreamState] = {}
         self._memory_clients: dict[str, LLMClient] = {}
-        self._snapshots: dict[tuple[str, int], object] = {}
+        self._snapshots: dict[tuple[str, int], tuple] = {}
         self.anchors = {
             step.id: anchor
             for stream in plan.streams
             for step, anchor in zip(stream.steps, memory_anchors(stream.steps))
         }
-        # checkpoints read-only steps start from: kept for the whole run
-        self.kept_anchors = {
-            stream.id: {self.anchors[s.id] for s in stream.steps if not s.update} for stream in plan.streams
-        }
+        if recheck is None and checkpoints is not None:
+            location = active(Path(checkpoints).parent)
+            recheck = location.recheck if location is not None else None
+        self.recheck = recheck or {}  # a resumed run: step id -> the memory digests its latest attempt recorded
 
     # -- services -----------------------------------------------------------------------------------
     def _reference_url(self) -> str:
@@ -74,14 +87,17 @@ class Engine:
         return self._reference.base_url
 
     def _client(self, model: str) -> LLMClient:
+        limits = {"deadline_s": self.config.llm_deadline, "breaker": self._breaker}
         if model == REFERENCE_MODEL:
-            return LLMClient(base_url=self._reference_url(), model=model, endpoint="reference", ledger=self.ledger)
+            return LLMClient(base_url=self._reference_url(), model=model, endpoint="reference", ledger=self.ledger,
+                             **limits)  # fmt: skip
         return LLMClient(
             base_url=self.config.base_url,
             model=model,
             endpoint="openai-compatible",
             ledger=self.ledger,
             api_key=api_key_from_environment(),
+            **limits,
         )
 
     def _judge_llm(self) -> LLMClient:
@@ -120,15 +136,27 @@ class Engine:
 
         return TaskContext(options=self.config.task_options.get(family.name, {}), service=service)
 
-    def tasks(self) -> dict:
-        if self._tasks is None:
-            tasks = {}
-            for source in self.config.tasks:
+    def task(self, name: str):
+        """The task instance ``name``. Each task source is built on first use, on its own: a source whose build
+        fails (e.g. its backend is unreachable) makes only its own steps ERRORs, every time they ask."""
+        if self._sources is None:
+            self._sources = {index.name: source for source in self.config.tasks for index in registry.indexes(source)}
+        source = self._sources[name]
+        if source.name not in self._built:
+            try:
                 family = registry.family(source.family)
-                for task in family.build(source, registry.load_data(source), self._context(family)):
-                    tasks[task.name] = task
-            self._tasks = tasks
-        return self._tasks
+                built = family.build(source, registry.load_data(source), self._context(family))
+                self._built[source.name] = {task.name: task for task in built}
+            except Exception as exc:  # noqa: BLE001 (one task's setup must not cost the other tasks their steps)
+                self._built[source.name] = exc
+        built = self._built[source.name]
+        if isinstance(built, _OUTSIDE):  # its backend is unreachable: the same infrastructure ERROR, as it was
+            raise built.with_traceback(None)
+        if isinstance(built, Exception):
+            raise TaskSetupError(
+                f"task '{source.name}' could not be set up ({type(built).__name__}: {built})"
+            ) from built
+        return built[name]
 
     def embedder(self):
         if self._embedder is None:
@@ -160,46 +188,119 @@ class Engine:
         )
         return cls(deps)
 
-    # -- steps --------------------------------------------------------------------------------------
-    def _stream(self, step: Step) -> StreamState:
-        """The stream's memory in this process; a stream met mid-way (a resumed run, or the rest of a
-        stream whose worker crashed) starts from the checkpoint of its last learning step, if there is one."""
-        if step.stream not in self._streams:
-            state = StreamState(memory=self._new_memory(self.plan.stream(step.stream).memory, step.stream))
-            anchor = self.anchors[step.id]
-            previous = (
-                find_checkpoint(self.checkpoints, step.stream, anchor) if self.checkpoints and anchor >= 0 else None
-            )
-            if previous is not None:
-                state.memory.load(previous)
-                state.last_learned = anchor
-            self._streams[step.stream] = state
-        return self._streams[step.stream]
+    # -- memory per stream ---------------------------------------------------------------------------
+    def _start_stream(self, step: Step, anchor: int) -> StreamState:
+        """The stream's memory in this process; a stream met mid-way (a resumed run, or the rest of a stream
+        whose worker crashed) starts from the checkpoint of the learning step before it."""
+        state = StreamState(memory=self._new_memory(self.plan.stream(step.stream).memory, step.stream))
+        if anchor >= 0:
+            state.digest = None
+            path = find_checkpoint(self.checkpoints, step.stream, anchor) if self.checkpoints else None
+            if path is not None:
+                try:
+                    state.memory.load(path)
+                    state.last_learned, state.digest = anchor, checkpoint_digest(path)
+                except Exception as exc:  # noqa: BLE001 (a damaged checkpoint errors the steps that need it)
+                    state.last_learned, state.broken = anchor, self._unloadable(path, exc)
+            elif self.checkpoints is not None:
+                reason = broken_reason(self.checkpoints, step.stream, anchor)
+                if reason is not None:
+                    state.last_learned, state.broken = anchor, reason
+        self._streams[step.stream] = state
+        return state
 
-    def _frozen_memory(self, step: Step):
-        """The memory a read-only step needs: the stream's own when it is at the right point in this
+    def _unloadable(self, path: Path, exc: Exception) -> str:
+        reason = f"the memory checkpoint {path} cannot be loaded ({type(exc).__name__}: {exc})"
+        mark_unusable(path, reason)  # a resume re-runs the step that wrote it instead
+        return reason
+
+    def _learning_state(self, step: Step, anchor: int) -> StreamState:
+        state = self._streams.get(step.stream) or self._start_stream(step, anchor)
+        if state.last_learned != anchor:
+            if state.last_learned < 0 and anchor >= 0:
+                where = (f"step {step.id} starts from the memory after position {anchor} of its stream "
+                         f"({self.plan.stream(step.stream).steps[anchor].id}), and no checkpoint of it exists: "
+                         "that step has not completed in this run. ")  # fmt: skip
+            else:
+                where = (f"step {step.id} follows position {anchor} of its stream, but this process is at position "
+                         f"{state.last_learned}. ")  # fmt: skip
+            raise StreamOrderError(
+                where + "The steps of a stream run in order, in one process: do not deselect parts of a stream "
+                "(-k, --deselect, --lf)."
+            )
+        state.last_learned = step.position  # a step that cannot run still takes its place
+        if state.broken is not None:
+            if self.checkpoints is not None:
+                mark_broken(self.checkpoints, step.stream, step.position, state.broken)
+            raise MemoryBroken(f"step {step.id} was not run: it depends on its stream's memory, and {state.broken}")
+        return state
+
+    def _frozen_memory(self, step: Step, anchor: int) -> tuple:
+        """(memory, digest) a read-only step reads: the stream's own when it is at the right point in this
         process, else the checkpoint of the stream's last learning step before it (fan-out under xdist)."""
-        anchor = self.anchors[step.id]
         state = self._streams.get(step.stream)
         if state is not None and state.last_learned == anchor:
-            return state.memory
+            if state.broken is not None:
+                raise MemoryBroken(f"step {step.id} was not run: it reads its stream's memory, and {state.broken}")
+            return state.memory, state.digest
         key = (step.stream, anchor)
         if key not in self._snapshots:
-            memory = self._new_memory(self.plan.stream(step.stream).memory, step.stream)
+            memory, digest = self._new_memory(self.plan.stream(step.stream).memory, step.stream), INITIAL
             if anchor >= 0:
-                found = find_checkpoint(self.checkpoints, step.stream, anchor) if self.checkpoints else None
-                if found is None:
+                path = find_checkpoint(self.checkpoints, step.stream, anchor) if self.checkpoints else None
+                if path is None:
+                    reason = broken_reason(self.checkpoints, step.stream, anchor) if self.checkpoints else None
+                    if reason is not None:
+                        raise MemoryBroken(f"step {step.id} was not run: it reads its stream's memory, and {reason}")
                     raise StreamOrderError(
                         f"step {step.id} reads the memory as it was after position {anchor} of its stream, and no "
-                        "checkpoint of it exists (that step did not complete). Finish the run with --amb-resume"
+                        "checkpoint of it exists: that step has not completed in this run"
                     )
-                memory.load(found)
+                try:
+                    memory.load(path)
+                except Exception as exc:
+                    raise CheckpointError(f"step {step.id} was not run: {self._unloadable(path, exc)}") from exc
+                digest = checkpoint_digest(path)
             self._snapshots = {k: v for k, v in self._snapshots.items() if k[0] != step.stream}  # one per stream
-            self._snapshots[key] = memory
+            self._snapshots[key] = (memory, digest)
         return self._snapshots[key]
 
+    def _kept_learning_step(self, step: Step, state: StreamState) -> bool:
+        """A re-checked learning step (a resumed run) whose journaled attempt read this very memory: its
+        result stands, and the memory becomes the one its checkpoint holds."""
+        check = self.recheck.get(step.id)
+        if not check or check.get("read") is None or check["read"] != state.digest or not self.checkpoints:
+            return False
+        path = find_checkpoint(self.checkpoints, step.stream, step.position)
+        wrote = check.get("wrote")
+        if path is None or wrote is None or checkpoint_digest(path) != wrote or tree_digest(path) != wrote:
+            return False
+        memory = self._new_memory(self.plan.stream(step.stream).memory, step.stream)
+        try:
+            memory.load(path)
+        except Exception:  # noqa: BLE001 (run the step instead)
+            return False
+        state.memory, state.digest = memory, check["wrote"]
+        return True
+
+    def _after_learning(self, step: Step, state: StreamState, watched: Watched) -> None:
+        """A learning step ended: checkpoint the memory, or, when its update raised, mark it broken."""
+        failure = watched.update_failed
+        if failure is not None:
+            state.broken = (
+                f"step {step.id} failed in its memory update ({type(failure).__name__}: {str(failure)[:300]})"
+            )
+            state.digest = None
+            if self.checkpoints is not None:
+                mark_broken(self.checkpoints, step.stream, step.position, state.broken)
+        elif self.checkpoints is not None:
+            state.digest = save_checkpoint(state.memory, self.checkpoints, step.stream, step.position)
+        else:
+            state.digest = None
+
+    # -- steps --------------------------------------------------------------------------------------
     def provenance(self, step: Step) -> dict:
-        task = self.tasks()[step.task]
+        task = self.task(step.task)
         stream = self.plan.stream(step.stream)
         return {
             "task_backend": task.backend,
@@ -210,49 +311,52 @@ class Engine:
         }  # fmt: skip
 
     def run(self, step: Step) -> StepResult:
-        """Run one step. A learning step (it updates memory) must follow the stream's previous learning
-        step in this process; a read-only step needs the memory as of the learning step before it."""
+        """Run one step. A learning step (it updates memory) must follow the stream's previous learning step
+        in this process; a read-only step needs the memory as of the learning step before it. In a resumed
+        run, a re-checked step whose journaled attempt read the very memory it would read now is skipped:
+        that result stands. Every result records the digests of the memory it read and left."""
         anchor = self.anchors[step.id]
+        state = None
         if step.update:
-            state = self._stream(step)
-            if state.last_learned != anchor:
-                raise StreamOrderError(
-                    f"step {step.id} needs the steps before it in its stream to have run in this process "
-                    f"(it follows position {anchor}; this process is at {state.last_learned}). Do not deselect parts "
-                    "of a stream (-k, --deselect, --lf). If the run was interrupted or a worker crashed, finish it "
-                    "with --amb-resume"
-                )
-            memory = state.memory
+            state = self._learning_state(step, anchor)
+            if self._kept_learning_step(step, state):
+                pytest.skip(KEPT.format(digest=state.digest[:12]))
+            memory, read = state.memory, state.digest
         else:
-            state, memory = None, self._frozen_memory(step)
-        completed, unavailable = False, None
+            memory, read = self._frozen_memory(step, anchor)
+            check = self.recheck.get(step.id)
+            if check and read is not None and check.get("read") == read:
+                pytest.skip(KEPT.format(digest=read[:12]))
+        watched = Watched(memory)
         try:
-            task = self.tasks()[step.task]
-            unavailable = _unavailable(task) if step.kind == SAMPLE else None
-            if unavailable is None:
-                result = run_step(
-                    step,
-                    task=task,
-                    memory=memory,
-                    agent_llm=self._agent_for(task, step),
-                    ledger=self.ledger,
-                    provenance=self.provenance(step),
-                    infrastructure_errors=INFRASTRUCTURE_ERRORS,
-                )
-            completed = True
+            result = self._execute(step, watched)
         finally:
             if state is not None:
-                state.last_learned = step.position  # a step that could not start still takes its place
-        if completed and state is not None and self.checkpoints is not None:
-            save_checkpoint(memory, self.checkpoints, step.stream, step.position, keep=self.kept_anchors[step.stream])
-        if unavailable:  # the memory is unchanged and checkpointed; the step itself is skipped
-            raise EnvironmentUnavailable(unavailable)
+                self._after_learning(step, state, watched)
+        result.provenance["memory_state"] = {"read": read, "wrote": state.digest if state is not None else None}
         return result
 
+    def _execute(self, step: Step, memory) -> StepResult:
+        task = self.task(step.task)
+        if step.kind == SAMPLE:
+            unavailable = _unavailable(task)
+            if unavailable:  # the memory is unchanged (and checkpointed); the step itself is skipped
+                raise EnvironmentUnavailable(unavailable)
+        return run_step(
+            step,
+            task=task,
+            memory=memory,
+            agent_llm=self._agent_for(task, step),
+            ledger=self.ledger,
+            provenance=self.provenance(step),
+            infrastructure_errors=INFRASTRUCTURE_ERRORS,
+        )
+
     def close(self) -> None:
-        for task in (self._tasks or {}).values():
-            task.close()
-        self._tasks = None
+        for built in self._built.values():
+            for task in built.values() if isinstance(built, dict) else ():
+                task.close()
+        self._built = {}
         if self._containers is not None:
             self._containers.close()
             self._containers = None

@@ -26,21 +26,25 @@ def amb_engine(request):
 @pytest.fixture
 def amb_step_result(request, amb_engine, amb_step):
     """Runs the step and returns its StepResult. A step that produced no verdict (endpoint down,
-    harness crash, broken stream order) raises here, so pytest reports an ERROR, not a failure."""
+    harness crash, broken stream order) raises here, so pytest reports an ERROR, not a failure. What pytest
+    prints (and writes into JUnit XML) per step is redacted and at most ``storage.FAILURE_LIMIT`` characters:
+    the error message, and the explanation a test module puts in its ``assert``."""
     from pytest_amb.engine import INFRASTRUCTURE_ERRORS
     from pytest_amb.interfaces import EnvironmentUnavailable
+    from pytest_amb.redaction import redact
     from pytest_amb.runner import ERROR, StepResult
+    from pytest_amb.storage import failure_text
 
     try:
         result = amb_engine.run(amb_step)
     except EnvironmentUnavailable as exc:  # e.g. no container engine: this task's steps are skipped, the run goes on
-        pytest.skip(str(exc))
+        pytest.skip(failure_text(str(exc)))
     except Exception as exc:  # noqa: BLE001 (the step could not start: broken stream order, unloadable model, ...)
         kind = "infrastructure" if isinstance(exc, INFRASTRUCTURE_ERRORS) else "harness"
         result = StepResult(
             step=amb_step.to_json(),
             status=ERROR,
-            error={"kind": kind, "type": type(exc).__name__, "message": str(exc)},
+            error={"kind": kind, "type": type(exc).__name__, "message": redact(str(exc))},
         )
     from pytest_amb.session import RESULT_KEY
 
@@ -50,6 +54,7 @@ def amb_step_result(request, amb_engine, amb_step):
         request.node.user_properties.append((f"amb_{name}", payload["step"][name]))
     request.node.user_properties.append(("amb_reward", result.reward))
     if result.status == ERROR:
-        error = result.error
-        pytest.fail(f"{error['kind']} error ({error['type']}): {error['message']}", pytrace=False)
+        error = payload["error"]
+        pytest.fail(failure_text(f"{error['kind']} error ({error['type']}): {error['message']}"), pytrace=False)
+    result.explanation = failure_text(result.explanation)
     return result

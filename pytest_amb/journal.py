@@ -1,5 +1,9 @@
 """The run directory: ``run.json`` (configuration, versions, data hashes, seed), ``steps.jsonl`` (one
-line per finished step, appended and flushed as soon as the step ends) and ``summary.json``."""
+line per attempt of a step, appended and flushed as soon as the step ends; never rewritten) and
+``summary.json``.
+
+The one rule for reading ``steps.jsonl`` (``latest_attempts``): a step may have several attempts (a resumed run
+runs again what had no result or an ERROR); the latest journaled attempt of a step id is the one that stands."""
 
 from __future__ import annotations
 
@@ -42,7 +46,11 @@ class Journal:
     def start(self, run: dict) -> None:
         self.path.mkdir(parents=True, exist_ok=True)
         self._write_json("run.json", run)
-        self._steps = open(self.path / "steps.jsonl", "a", encoding="utf-8")  # noqa: SIM115 (open for the run)
+        steps = self.path / "steps.jsonl"
+        cut = steps.is_file() and steps.stat().st_size > 0 and _last_byte(steps) != b"\n"
+        self._steps = open(steps, "a", encoding="utf-8")  # noqa: SIM115 (open for the run)
+        if cut:  # a line cut by a crash stays as it is; the next attempt starts on a line of its own
+            self._steps.write("\n")
 
     def append(self, result: dict) -> None:
         line = json.dumps({"config_hash": self.config_hash, **result}, ensure_ascii=False)
@@ -66,6 +74,30 @@ class Journal:
         return target
 
 
+def _last_byte(path: Path) -> bytes:
+    with open(path, "rb") as handle:
+        handle.seek(-1, os.SEEK_END)
+        return handle.read(1)
+
+
 def read_steps(path: Path) -> list[dict]:
-    with open(Path(path) / "steps.jsonl", encoding="utf-8") as handle:
-        return [json.loads(line) for line in handle if line.strip()]
+    """Every journaled attempt, in journal order; a line cut by a crash is skipped."""
+    steps = Path(path) / "steps.jsonl"
+    if not steps.is_file():
+        return []
+    attempts = []
+    with open(steps, encoding="utf-8") as handle:
+        for line in handle:
+            try:
+                attempts.append(json.loads(line))
+            except json.JSONDecodeError:
+                continue
+    return attempts
+
+
+def latest_attempts(attempts: list[dict]) -> dict[str, dict]:
+    """Step id -> its latest attempt: a later attempt of a step supersedes every earlier one."""
+    latest: dict[str, dict] = {}
+    for attempt in attempts:
+        latest[attempt["step"]["id"]] = attempt
+    return latest

@@ -1,13 +1,14 @@
 """What one option is (flag, ini twin, ``AMB_*`` variable, default, parser), the parsers declared options
-use, and the one redaction rule for secret values. A leaf module: the option table, the modes and the task
-families all declare their options with it."""
+use, and the one redaction rule for secret values (``pytest_amb.redaction``, a leaf too). A leaf module: the
+option table, the modes and the task families all declare their options with it."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+
+from pytest_amb.redaction import redact_url  # noqa: F401 (the one redaction rule, re-exported)
 
 
 @dataclass(frozen=True)
@@ -19,7 +20,7 @@ class OptionSpec:
     const: str | None = None  # the value of the bare flag (an optional argument)
     # raw string (or None) -> value; raises ValueError with a message saying what is accepted (declared options)
     parse: Callable[[str | None], Any] | None = None
-    secret: bool = False  # a URL that may carry a password: shown and written only through redact_url
+    secret: bool = False  # a URL that may carry a password (or a token): shown and written only redacted
 
     @property
     def flag(self) -> str:
@@ -36,19 +37,6 @@ class OptionSpec:
     @property
     def dest(self) -> str:
         return "amb_" + self.name
-
-
-def redact_url(url: str | None) -> str | None:
-    """The one redaction rule: a URL without its password (``user:***@host``). Every secret option's value
-    passes through it wherever it is printed or written."""
-    if not url:
-        return None
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.rsplit("@", 1)
-    user = netloc[0].split(":", 1)[0]
-    return urlunsplit(parts._replace(netloc=f"{user}:***@{netloc[1]}"))
 
 
 def describe(spec: OptionSpec, source: str) -> str:

@@ -54,6 +54,19 @@ OPTIONS: tuple[OptionSpec, ...] = (
         metavar="URL",
     ),
     OptionSpec(
+        "llm_deadline",
+        "seconds one LLM call may take, retries included; an endpoint that has not answered by then fails the call",
+        default="120",
+        metavar="SECONDS",
+    ),
+    OptionSpec(
+        "llm_breaker",
+        "after N calls in a row to one endpoint fail (no answer, refused, 429/5xx after retries), the remaining "
+        "calls to it in the process fail at once as infrastructure errors; 0 = never",
+        default="3",
+        metavar="N",
+    ),
+    OptionSpec(
         "judge_model",
         "LLM-judge model name (default: the agent model; 'reference' = the reference model)",
         metavar="NAME",

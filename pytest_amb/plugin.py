@@ -50,6 +50,7 @@ def pytest_configure(config):
 
     bench = BenchSession(config, run_config)
     try:
+        _load_data(run_config)
         bench.plan()
         bench.prepare_run()
         known = known_table()
@@ -79,3 +80,20 @@ def pytest_configure(config):
         from pytest_amb.report.html import HtmlReport
 
         config.pluginmanager.register(HtmlReport(bench), "amb-html-report")
+
+
+def _load_data(run_config) -> None:
+    """Every selected task's data, loaded now (once per process, shared with the run): a file a family cannot
+    read is a usage error of one line, whatever its loader raised, never a traceback."""
+    from pytest_amb import registry
+    from pytest_amb.tasks import DataError
+
+    for source in run_config.tasks:
+        try:
+            registry.load_data(source)
+        except DataError as exc:
+            raise DataError(" ".join(str(exc).split())) from None
+        except Exception as exc:  # noqa: BLE001 (a loader's unforeseen failure on a file: the data's fault, said in one line)
+            files = ", ".join(str(f) for f in source.files)
+            detail = " ".join(f"{type(exc).__name__}: {exc}".split())
+            raise DataError(f"task '{source.name}' ({files}): its data cannot be read: {detail}") from None

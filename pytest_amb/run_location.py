@@ -1,21 +1,26 @@
-"""Where a run writes, and (with --amb-resume) what is already done. The controller decides before any
-xdist worker starts; workers receive both through ``workerinput``."""
+"""Where a run writes, and (with --amb-resume) what is left to do. The controller decides before any xdist
+worker starts; workers receive it through ``workerinput``. The location of each run this process works on
+is registered by its path, so the engine finds which steps of a resumed run it re-checks (``active``)."""
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-WORKER_PATH, WORKER_STARTS = "amb_run_path", "amb_resume_starts"
+WORKER_PATH, WORKER_RESUMED, WORKER_TO_RUN, WORKER_RECHECK = (
+    "amb_run_path", "amb_resumed", "amb_resume_to_run", "amb_resume_recheck"
+)  # fmt: skip
+_ACTIVE: dict[str, RunLocation] = {}
 
 
 @dataclass
 class RunLocation:
     path: Path  # the run directory (created on the first write)
     resumed: bool = False
-    resume_starts: dict[str, int] = field(default_factory=dict)  # stream -> first position still to run
-    kept: list[dict] = field(default_factory=list)  # journaled results that count (a resumed run)
+    to_run: frozenset[str] | None = None  # a resumed run: the step ids still to run or re-check (None: all)
+    recheck: dict[str, dict] = field(default_factory=dict)  # step id -> {"read", "wrote"} digests of its attempt
+    attempts: list[dict] = field(default_factory=list)  # a resumed run, controller: every journaled attempt
+    assessment: object = None  # a resumed run, controller: resume.Assessment at the start
 
     @property
     def run_id(self) -> str:
@@ -23,34 +28,41 @@ class RunLocation:
 
     def to_workerinput(self, workerinput: dict) -> None:
         workerinput[WORKER_PATH] = str(self.path)
-        workerinput[WORKER_STARTS] = self.resume_starts
+        workerinput[WORKER_RESUMED] = self.resumed
+        workerinput[WORKER_TO_RUN] = sorted(self.to_run) if self.to_run is not None else None
+        workerinput[WORKER_RECHECK] = self.recheck
+
+
+def active(path: Path) -> RunLocation | None:
+    """The location registered for the run directory ``path`` in this process, if any."""
+    return _ACTIVE.get(str(Path(path).resolve()))
 
 
 def locate(pytest_config, run_config, plan) -> RunLocation:
+    location = _locate(pytest_config, run_config, plan)
+    _ACTIVE[str(location.path.resolve())] = location
+    return location
+
+
+def _locate(pytest_config, run_config, plan) -> RunLocation:
     from pytest_amb import resume
-    from pytest_amb.journal import new_run_id
+    from pytest_amb.journal import new_run_id, read_steps
 
     workerinput = getattr(pytest_config, "workerinput", None)
     if workerinput is not None and WORKER_PATH in workerinput:
-        return RunLocation(Path(workerinput[WORKER_PATH]), resume_starts=dict(workerinput[WORKER_STARTS]))
+        to_run = workerinput.get(WORKER_TO_RUN)
+        return RunLocation(Path(workerinput[WORKER_PATH]), resumed=bool(workerinput.get(WORKER_RESUMED)),
+                           to_run=frozenset(to_run) if to_run is not None else None,
+                           recheck=dict(workerinput.get(WORKER_RECHECK) or {}))  # fmt: skip
     if run_config.resume:
         path = resume.find_run(run_config.run_dir, run_config.resume, run_config.hash)
-        step_ids = {step.id: (step.stream, step.position) for step in plan.steps()}
-        kept, starts = resume.completed_prefix(resume.read_results(path), step_ids)
-        _rewrite_journal(path, kept)
-        results = [{k: v for k, v in r.items() if k != "config_hash"} for r in kept]
-        return RunLocation(path, resumed=True, resume_starts=starts, kept=results)
+        attempts = [{k: v for k, v in r.items() if k != "config_hash"} for r in read_steps(path)]
+        found = resume.plan_resume(attempts, plan, path / "checkpoints")
+        return RunLocation(path, resumed=True, to_run=frozenset(found.to_run), recheck=found.recheck,
+                           attempts=attempts, assessment=found)  # fmt: skip
     run_id = new_run_id(run_config.hash)
     path, suffix = run_config.run_dir / run_id, 1
     while path.exists():
         suffix += 1
         path = run_config.run_dir / f"{run_id}-{suffix}"
     return RunLocation(path)
-
-
-def _rewrite_journal(path: Path, kept: list[dict]) -> None:
-    """steps.jsonl keeps only the steps whose results count; the rest run again."""
-    target = path / "steps.jsonl"
-    temporary = target.with_suffix(".tmp")
-    temporary.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in kept), encoding="utf-8")
-    temporary.replace(target)

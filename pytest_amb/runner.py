@@ -3,6 +3,7 @@
 A step either injects a conversation session into memory, or runs one sample: open the episode, let the
 memory augment the clean initial messages, alternate LLM calls and environment steps until the
 environment finishes (or the round limit), then let the memory learn from the clean trajectory.
+What a step result is turned into for the report and the journal is its bounded, redacted form (``storage``).
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from dataclasses import asdict, dataclass, field
 
 from pytest_amb.interfaces import Augmentation, EnvReply, Outcome
 from pytest_amb.plan import INJECT, Step
+from pytest_amb.redaction import redact
+from pytest_amb.storage import bound_record
 
 PASSED, FAILED, ERROR = "passed", "failed", "error"
 
@@ -36,7 +39,8 @@ class StepResult:
     provenance: dict = field(default_factory=dict)
 
     def to_json(self) -> dict:
-        return {**asdict(self), "tokens": self.tokens}
+        """The bounded, redacted record (``storage.bound_record``): what the report carries and the journal keeps."""
+        return bound_record({**asdict(self), "tokens": self.tokens})
 
     @property
     def passed(self) -> bool:
@@ -65,8 +69,8 @@ def run_step(step: Step, *, task, memory, agent_llm, ledger, provenance: dict, i
         result.error = {
             "kind": kind,
             "type": type(exc).__name__,
-            "message": str(exc),
-            "traceback": "".join(traceback.format_exception(exc))[-4000:],
+            "message": redact(str(exc)),
+            "traceback": redact("".join(traceback.format_exception(exc)))[-4000:],
         }
     finally:
         result.llm_calls = [call.to_json() for call in ledger.drain()]

@@ -24,7 +24,8 @@ class BenchSession:
         self._plan = None
         self.families: dict[str, str] = {}  # task instance -> family
         self.location = None  # run_location.RunLocation, decided at configure
-        self.results: list[dict] = []
+        self.results: list[dict] = []  # every attempt of a step (a resumed run's earlier ones first)
+        self.assessment = None  # resume.Assessment of the journal at the end: the results that stand
         self.journal = None
         self.gates: list = []
         self.baseline_request = None  # baseline.BaselineRequest
@@ -59,7 +60,7 @@ class BenchSession:
         from pytest_amb.run_location import locate
 
         self.location = locate(self.pytest_config, self.config, self.plan())
-        self.results = list(self.location.kept)
+        self.results = list(self.location.attempts)  # every attempt, journaled order; resume.assess picks
 
     @property
     def run_path(self):
@@ -137,27 +138,66 @@ class BenchSession:
     def pytest_sessionfinish(self, session, exitstatus):
         if not self.results or hasattr(self.pytest_config, "workerinput"):
             return
-        from pytest_amb import verdict
+        from pytest_amb import resume, verdict
 
         if self.journal is None:  # a resumed run with nothing left to run
             self._start_journal()
+        found = self.assessment = resume.assess(self.results, self.plan())
         run = {
             "run_id": self.location.run_id,
             "run_dir": str(self.journal.path),
             "config": self.config.to_json(),
             "reference_model": self.config.uses_reference_model,
             "stream_order": [stream.id for stream in self.plan().streams],
+            "partial": self._partial(found),
         }
         table = self.table
-        self.outcome = verdict.conclude(self.results, run, table, self.gates, self.baseline_request, self.baseline)
+        self.outcome = verdict.conclude(found.results, run, table, self.gates, self.baseline_request, self.baseline)
         self.journal.write_summary(self.outcome.summary)
         if self.baseline_request is not None and self.baseline_request.save:
             from pytest_amb import baseline
 
             self.saved_baseline = baseline.save(self.baseline_request, self.config, self.outcome.summary,
-                                                self.results, self.pytest_config.rootpath, table)  # fmt: skip
+                                                found.results, self.pytest_config.rootpath, table)  # fmt: skip
         self.plots = self._write_plots()
-        session.exitstatus = verdict.exit_status(session.exitstatus, self.other_failures, self.outcome)
+        if not found.missing:  # complete: the last checkpoint of each stream is enough
+            resume.prune_checkpoints(self.run_path / "checkpoints")
+        session.exitstatus = verdict.exit_status(session.exitstatus, self.other_failures, self.outcome,
+                                                 nothing_to_do=self.nothing_to_do)  # fmt: skip
+
+    @property
+    def nothing_to_do(self) -> bool:
+        """A resumed run whose every step already had a result that stands."""
+        return self.location is not None and self.location.to_run is not None and not self.location.to_run
+
+    def _partial(self, found) -> dict | None:
+        """None for a complete run; else how many steps have no standing result and how to finish the run."""
+        if not found.missing:
+            return None
+        from pytest_amb.options import all_specs
+
+        from_env = sorted(spec.env for spec in all_specs() if self.config.sources.get(spec.name) == "env")
+        return {"missing": len(found.missing), "steps": len(found.status), "command": self.finish_command(),
+                "environment": from_env}  # fmt: skip
+
+    def finish_command(self) -> str:
+        """The command that finishes this run: this session's arguments, resuming this run by its id (the
+        values of secret options redacted by the one rule)."""
+        import shlex
+
+        from pytest_amb.redaction import redact
+
+        args, kept, skip = list(self.pytest_config.invocation_params.args), [], False
+        for n, arg in enumerate(args):
+            if skip:
+                skip = False
+                continue
+            if arg == "--amb-resume":
+                skip = n + 1 < len(args) and args[n + 1] == self.config.resume
+                continue
+            if not arg.startswith("--amb-resume="):
+                kept.append(arg)
+        return redact(shlex.join(["pytest", *kept, f"--amb-resume={self.location.run_id}"]))
 
     def _write_plots(self) -> list:
         from pytest_amb.report.plots import write_plots
@@ -174,6 +214,8 @@ class BenchSession:
         from pytest_amb.report.terminal import closing_lines, render
 
         terminalreporter.section("AgentMemoryBench")
+        if self.nothing_to_do:
+            terminalreporter.write_line(f"amb: run {self.location.run_id} is complete: nothing to do", green=True)
         for line in render(self.summary, self.table):
             terminalreporter.write_line(line)
         for text, colour in closing_lines(self.outcome, self.saved_baseline, self.plots, self.plot_error):

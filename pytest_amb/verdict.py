@@ -42,9 +42,12 @@ def conclude(results: list[dict], run: dict, table, gates: list, request, baseli
     return RunOutcome(summary, gate_results, comparison)
 
 
-def exit_status(current, other_failures: int, outcome: RunOutcome):
+def exit_status(current, other_failures: int, outcome: RunOutcome, nothing_to_do: bool = False):
     """0 when the run completed and every gate holds, even if the agent got samples wrong; 1 for a failed
-    gate or baseline comparison, an ERROR step or another failing test."""
+    gate or baseline comparison, an ERROR step or another failing test. A resumed run with nothing left to do
+    is not "no tests collected": 0 (or 1 for a failed gate)."""
+    if nothing_to_do and current == pytest.ExitCode.NO_TESTS_COLLECTED:
+        current = pytest.ExitCode.OK
     if current == pytest.ExitCode.TESTS_FAILED and not other_failures and not outcome.failed_gate:
         return pytest.ExitCode.OK  # wrong answers are results, not failures of the run
     if outcome.failed_gate and current == pytest.ExitCode.OK:

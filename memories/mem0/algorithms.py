@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 
-from memories.llm_json import parse_json_object
+from memories.llm_json import ask_json
 from memories.mem0 import text as mtext
 from memories.mem0.store import Mem0Store, text_hash
 from pytest_amb.memory import Scope
@@ -52,14 +52,11 @@ def render(messages: list[dict]) -> str:
 
 
 def _chat(llm, operation: str, system: str, user: str) -> dict:
-    reply = llm.chat([{"role": "system", "content": system}, {"role": "user", "content": user}],
-                     purpose="memory", operation=operation)  # fmt: skip
-    parsed = parse_json_object(reply.get("content") or "")
-    if parsed is None:
-        raise ValueError(
-            f"{operation}: the memory model's answer is not a JSON object: {str(reply.get('content'))[:200]!r}"
-        )
-    return parsed
+    """The JSON object the memory model answers; an answer without one is asked again, then raises
+    MemoryAnswerError (an infrastructure ERROR of the step: the memory is not left silently unchanged)."""
+    return ask_json(
+        llm, [{"role": "system", "content": system}, {"role": "user", "content": user}], operation=operation
+    )
 
 
 # -- v1 ---------------------------------------------------------------------------------------------------

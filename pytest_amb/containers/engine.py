@@ -2,9 +2,10 @@
 
 ``ContainerEngine.discover`` finds one ($DOCKER_HOST, the Docker socket, the Podman sockets) or raises
 ``EngineUnavailable`` saying what was tried and how to get one. ``sandbox`` starts a fresh container with no
-network, a memory limit without swap, CPU and process-count limits, and the labels ``amb.pytest``,
-``amb.session``, ``amb.pid`` and ``amb.host``; the sandbox removes it on ``close``, and ``sweep`` removes a
-session's containers and the leftovers of crashed sessions on this host.
+network (or, when asked, with one until its sandbox disconnects it for good), a memory limit without swap, CPU
+and process-count limits, and the labels ``amb.pytest``, ``amb.session``, ``amb.pid`` and ``amb.host``; the
+sandbox removes it on ``close``, and ``sweep`` removes a session's containers and the leftovers of crashed
+sessions on this host.
 """
 
 from __future__ import annotations
@@ -24,6 +25,9 @@ LABEL = "amb.pytest"
 PODMAN_SOCKET_HINT = "unix:///tmp/amb-podman.sock"
 PING_TIMEOUT_S = 5.0
 API_TIMEOUT_S = 900.0  # long enough for an image build's quiet steps
+# The engine's default bridge network (Podman's Docker API answers to it too): for a sandbox that may use the
+# network for a while (a task's setup) before ``disconnect_network``.
+INIT_NETWORK = "bridge"
 
 
 class EngineUnavailable(RuntimeError):
@@ -118,10 +122,12 @@ class ContainerEngine:
         memory: str = "1g",
         cpus: float = 2.0,
         pids: int = 512,
+        network: str | None = None,
     ) -> ContainerSandbox:
         """A fresh, labelled, network-less, resource-limited container of the image ``image`` (a tag, e.g. from
         ``ensure_image``). ``labels`` are added to ours (``amb.pytest``, ``amb.session``, ``amb.pid``,
-        ``amb.host``)."""
+        ``amb.host``). ``network`` (e.g. ``INIT_NETWORK``): the container starts attached to that network
+        instead, until ``ContainerSandbox.disconnect_network`` detaches it for good."""
         settings = {
             "entrypoint": ["sleep", "infinity"],
             "command": [],
@@ -143,6 +149,9 @@ class ContainerEngine:
             "working_dir": "/root",
             "init": True,
         }
+        if network:
+            del settings["network_mode"], settings["network_disabled"]
+            settings["network"] = network
         try:
             container = self.client.containers.run(image, **settings)
         except docker.errors.APIError as exc:
@@ -150,7 +159,7 @@ class ContainerEngine:
                 raise
             settings["init"] = False  # the engine has no init binary; sleep is then PID 1
             container = self.client.containers.run(image, **settings)
-        return ContainerSandbox(self, container, image)
+        return ContainerSandbox(self, container, image, network=network)
 
     def sweep(self, session_id: str | None = None, pid: int | None = None) -> int:
         """Remove the labelled containers of ``session_id`` (only those made by process ``pid`` when given: an

@@ -25,6 +25,9 @@ if TYPE_CHECKING:
 
 __all__ = ["ContainerSandbox", "ExecResult", "SandboxError", "ShellOutput"]
 
+# Devices the kernel puts in every network namespace when a tunnel module is loaded: down, without addresses,
+# present in a network-less container too.
+KERNEL_FALLBACK_DEVICES = ("tunl0", "sit0", "ip6tnl0", "gre0", "gretap0", "erspan0", "ip_vti0", "ip6_vti0", "ip6gre0")
 EXEC_TAG_VARIABLE = "AMB_EXEC_TAG"  # marks an exec's processes, so a timed-out one can be killed in the container
 
 
@@ -57,10 +60,11 @@ class ByteBudget:
 class ContainerSandbox:
     """One fresh container for one sample. Use as a context manager, or call ``close``."""
 
-    def __init__(self, engine: ContainerEngine, container, image: str):
+    def __init__(self, engine: ContainerEngine, container, image: str, network: str | None = None):
         self.engine_name = engine.name
         self.image = image
         self.container = container
+        self.network = network  # the network the container is attached to, until disconnect_network
         self._api = engine.client.api
         self._shell: TtyShell | None = None
         self._closed = False
@@ -132,6 +136,30 @@ class ContainerSandbox:
             self._kill_exec(tag)
             return ExecResult(None, streams[1].text(), streams[2].text(), timed_out=True)
         return ExecResult(exec_exit_code(self._api, exec_id), streams[1].text(), streams[2].text(), timed_out=False)
+
+    def interfaces(self) -> list[str]:
+        """The container's network interfaces, as its processes see them (``/sys/class/net``)."""
+        result = self.exec(["ls", "-1", "/sys/class/net"], timeout=10.0)
+        if result.exit_code != 0:
+            raise SandboxError(f"cannot list the network interfaces: {(result.stderr or result.stdout).strip()!r}")
+        return sorted(result.stdout.split())
+
+    def disconnect_network(self) -> list[str]:
+        """Detach every network from the container for good, then check from inside that only the loopback
+        interface is left (raises SandboxError otherwise). Returns the networks detached."""
+        self._check_open()
+        try:
+            self.container.reload()
+            names = list((self.container.attrs.get("NetworkSettings") or {}).get("Networks") or {})
+            for name in names:
+                self._api.disconnect_container_from_network(self.container.id, name)
+        except ENGINE_ERRORS as exc:
+            raise SandboxError(f"cannot disconnect the container from its network: {exc}") from exc
+        left = [name for name in self.interfaces() if name not in KERNEL_FALLBACK_DEVICES]
+        if left != ["lo"]:
+            raise SandboxError(f"the container still has network interfaces after disconnecting {names}: {left}")
+        self.network = None
+        return names
 
     def _kill_exec(self, tag: str) -> None:
         script = (

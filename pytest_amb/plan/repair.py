@@ -7,6 +7,9 @@ per session (injected first), its questions in shuffled order. In each group
 phases over all its samples: ``wrong_learn`` (use + update, the reversed samples' outcome flipped),
 ``wrong_test`` (use), ``right_learn`` (use + update, true outcome), ``right_test`` (use).
 
+``repair_n`` larger than ``repair_m`` is refused: the original clamped it to the group's size, so it meant
+``n = m`` (every sample reversed) without saying so.
+
 Fixed: the original's system-task path called APIs that do not exist [Q19]; a conversation session without
 questions crashed the run [Q14] and is now injected and skipped.
 """
@@ -33,6 +36,11 @@ def schedules(indexes: list[TaskIndex], params: ModeParams, *, seed: int, shuffl
         )
     if params.repair_m < 1 or params.repair_n < 1:
         raise PlanError("--amb-repair-m and --amb-repair-n: give whole numbers >= 1")
+    if params.repair_n > params.repair_m:  # the original clamped n to the group silently: n > m means n = m
+        raise PlanError(
+            f"--amb-repair-n: {params.repair_n} is larger than --amb-repair-m ({params.repair_m}): at most the "
+            f"{params.repair_m} samples of a group can get wrong feedback; give n <= m (n = m: every sample)"
+        )
     return [Schedule(i.name, (i.name,), tuple(entries(i, params, seed=seed, shuffle=shuffle))) for i in indexes]
 
 

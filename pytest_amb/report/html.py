@@ -3,7 +3,8 @@
 Registered on the controller only, and only when pytest-html is active (``--html``). Every string that
 came from a model, an agent, a memory or a data file goes through ``html.escape``: pytest-html inserts
 cells and extras as raw HTML, so an answer such as ``<img src=x onerror=...>`` would otherwise run in the
-reader's browser.
+reader's browser. The panel shows the step's record as journaled: redacted, its long texts already cut
+(``storage``); what is added here is redacted too.
 """
 
 from __future__ import annotations
@@ -13,12 +14,14 @@ import json
 from html import escape
 
 from pytest_amb.names import REPORT_ATTRIBUTE
+from pytest_amb.redaction import redact
 from pytest_amb.report.terminal import points, render
+from pytest_amb.storage import cut_text
 
 COLUMNS = (("task", "Task"), ("memory", "Memory"), ("mode", "Mode"), ("phase", "Phase"),
            ("reward", "Reward"), ("steps", "Steps"), ("tokens", "Tokens"))  # fmt: skip
 FIRST_COLUMN = 2  # after pytest-html's Result and Test columns
-LONG_TEXT = 12_000  # longer texts (a whole conversation in a prompt) are shortened; steps.jsonl has all
+LONG_TEXT = 12_000  # longer texts are shortened (a journaled record's are already, at storage.TEXT_LIMIT)
 
 
 class HtmlReport:
@@ -49,12 +52,12 @@ class HtmlReport:
         from pytest_html import extras
 
         self.payloads[report.nodeid] = payload
-        report.extras = [*getattr(report, "extras", []), extras.html(step_html(payload))]
+        report.extras = [*getattr(report, "extras", []), extras.html(redact(step_html(payload)))]
 
     def pytest_html_results_summary(self, prefix, summary, postfix, session):
         if self.bench.summary is not None:
-            prefix.append(summary_html(self.bench.summary, self.bench.table, self.bench.gate_results,
-                                       self.bench.plots, self.bench.comparison))  # fmt: skip
+            prefix.append(redact(summary_html(self.bench.summary, self.bench.table, self.bench.gate_results,
+                                              self.bench.plots, self.bench.comparison)))  # fmt: skip
 
 
 def row_values(payload: dict, mode: str) -> dict:
@@ -134,10 +137,7 @@ def _transcript(messages: list[dict]) -> str:
 
 
 def shorten(text: str) -> str:
-    if len(text) <= LONG_TEXT:
-        return text
-    head, tail = text[: LONG_TEXT * 3 // 4], text[-LONG_TEXT // 4 :]
-    return f"{head}\n[... {len(text) - len(head) - len(tail)} characters omitted here; steps.jsonl has the full text ...]\n{tail}"
+    return cut_text(text, LONG_TEXT)
 
 
 def _content_text(content) -> str:

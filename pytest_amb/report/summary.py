@@ -25,9 +25,10 @@ def primary_samples(results: list[dict]) -> list[dict]:
 
 
 def summarize(results: list[dict], run: dict, table: MetricTable) -> dict:
-    """Per-stream metrics (``table``: the run's metric table), transfer gains and totals. ``run`` is the run
-    metadata (id, config, reference flag, ``stream_order``: the plan's stream ids, so the summary does not
-    depend on completion order)."""
+    """Per-stream metrics (``table``: the run's metric table), transfer gains and totals. ``results``: the
+    results that stand, one per step (``resume.assess``). ``run`` is the run metadata (id, config, reference
+    flag, ``stream_order``: the plan's stream ids, so the summary does not depend on completion order;
+    ``partial``: how many steps have no result and the command that finishes the run)."""
     by_stream: dict[str, list[dict]] = defaultdict(list)
     for result in results:
         by_stream[result["step"]["stream"]].append(result)
@@ -43,6 +44,7 @@ def summarize(results: list[dict], run: dict, table: MetricTable) -> dict:
         "config": run.get("config"),
         "mode": (run.get("config") or {}).get("mode"),
         "reference_model": run.get("reference_model"),
+        "partial": run.get("partial"),  # None, or {"missing", "steps", "command"}: the run is not finished
         "streams": streams,
         "transfer_gains": _transfer_gains(ordered),
         "totals": {

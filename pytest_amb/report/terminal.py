@@ -41,6 +41,10 @@ def render(summary: dict, table: MetricTable) -> list[str]:
             "they test the harness, not an agent."
         )
     lines.append(f"mode: {summary.get('mode')}")
+    partial = summary.get("partial")
+    if partial:
+        lines.append(f"PARTIAL: {partial['missing']} of {partial['steps']} steps have no result (not run, an ERROR, "
+                     "or run on a memory that has changed since); the table is over the others")  # fmt: skip
     columns = header(table)
     lines += [columns, "-" * len(columns)]
     for stream in summary["streams"]:
@@ -59,6 +63,10 @@ def render(summary: dict, table: MetricTable) -> list[str]:
     )
     if summary.get("run_dir"):
         lines.append(f"run directory: {summary['run_dir']}")
+    if partial:
+        environment = partial.get("environment")
+        lines.append(f"  finish it with: {partial['command']}"
+                     + (f"  (with {', '.join(environment)} set as now)" if environment else ""))  # fmt: skip
     return lines
 
 

@@ -10,11 +10,11 @@ of SELECT-type rows, kept for reference). The sample id is the optional ``id`` f
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
 from pytest_amb.tasks import DataError
+from taskcases import datafile
 
 MUTATION_TYPES = ("INSERT", "UPDATE", "DELETE")
 
@@ -55,10 +55,7 @@ class DbSample:
 
 def load_samples(path: Path) -> list[DbSample]:
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise DataError(f"{path}: file not found") from None
+    text = datafile.read_text(path)
     records = _records(path, text)
     samples: list[DbSample] = []
     seen: dict[str, str] = {}
@@ -72,87 +69,85 @@ def load_samples(path: Path) -> list[DbSample]:
         seen[sample.sample_id] = where
         samples.append(sample)
     if not samples:
-        raise DataError(f"{path}: no samples")
+        raise datafile.no_samples(path, "an empty list" if text.lstrip().startswith("[") else "no JSON lines")
     return samples
 
 
-def _records(path: Path, text: str) -> list[tuple[str, int, dict]]:
+def _records(path: Path, text: str) -> list[tuple[str, int, object]]:
     """(where, index, object) for each sample; ``where`` is ``file:line`` for JSONL, ``file[i]`` for arrays."""
     if text.lstrip().startswith("["):
-        try:
-            items = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise DataError(f"{path}: not valid JSON ({exc})") from None
+        items = datafile.parse_json(text, str(path))
         return [(f"{path}[{i}]", i, item) for i, item in enumerate(items)]
-    records = []
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            item = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise DataError(f"{path}:{number}: not a valid JSON line ({exc.msg} at column {exc.colno})") from None
-        records.append((f"{path}:{number}", len(records), item))
-    return records
+    return [(f"{path}:{number}", i, item) for i, (number, item) in enumerate(datafile.read_json_lines(path, text))]
 
 
 def _sample(where: str, index: int, record) -> DbSample:
-    if not isinstance(record, dict):
-        raise DataError(f"{where}: expected a JSON object, got {type(record).__name__}")
+    datafile.need_object(record, where, "a JSON object (one sample)")
     for key in ("description", "label", "table", "type"):
         if key not in record:
             raise DataError(f"{where}: missing field '{key}'")
+    description = datafile.get(record, "description", where, datafile.TEXT, nonempty=True)
     label = record["label"]
     if isinstance(label, str):
         label = [label]
-    if not isinstance(label, list):
-        raise DataError(f"{where}: field 'label' must be a list of strings")
-    kind = record["type"][0] if isinstance(record["type"], list) and record["type"] else record["type"]
-    if not isinstance(kind, str) or not kind:
-        raise DataError(f'{where}: field \'type\' must be a one-element list such as ["counting"] or ["INSERT"]')
+    datafile.expect(label, datafile.LIST, f"{where}.label", hint="a list of strings: gold answers, or the gold SQL")
+    for i, value in enumerate(label):
+        datafile.expect(value, datafile.TEXT, f"{where}.label[{i}]")
+    kind = _type(record["type"], f"{where}.type")
     tables_field = record["table"] if isinstance(record["table"], list) else [record["table"]]
-    tables = tuple(_table(f"{where}.table", t) for t in tables_field)
-    if kind in MUTATION_TYPES and not (label and isinstance(label[0], str) and label[0].strip()):
-        raise DataError(f"{where}: a {kind} sample needs its gold SQL in 'label'")
-    sql = record.get("sql")
+    if not tables_field:
+        raise DataError(f"{where}.table: an empty list; give the table the question is about")
+    tables = tuple(_table(f"{where}.table" + (f"[{i}]" if isinstance(record["table"], list) else ""), t)
+                   for i, t in enumerate(tables_field))  # fmt: skip
+    if kind in MUTATION_TYPES and not (label and label[0].strip()):
+        raise DataError(f"{where}.label: a {kind} sample needs its gold SQL in 'label'")
+    sample_id = datafile.get(record, "id", where, datafile.TEXT_OR_NUMBER, default=str(index), nonempty=True)
+    sql = datafile.get(record, "sql", where, datafile.OBJECT, default={})
+    add_description = datafile.get(record, "add_description", where, datafile.TEXT, default="")
     return DbSample(
-        sample_id=str(record["id"]) if record.get("id") not in (None, "") else str(index),
+        sample_id=str(sample_id),
         index=index,
-        description=str(record["description"]),
-        label=tuple("" if v is None else str(v) for v in label),
+        description=description,
+        label=tuple(label),
         type=kind,
         tables=tables,
-        add_description=str(record.get("add_description") or _describe(tables[0])),
-        evidence=str(record.get("evidence") or ""),
-        answer_md5=str(record.get("answer_md5") or ""),
-        source_sql=str(sql.get("query") or "") if isinstance(sql, dict) else "",
+        add_description=add_description or _describe(tables[0]),
+        evidence=datafile.get(record, "evidence", where, datafile.TEXT, default=""),
+        answer_md5=datafile.get(record, "answer_md5", where, datafile.TEXT, default=""),
+        source_sql=datafile.get(sql, "query", f"{where}.sql", datafile.TEXT, default=""),
     )
 
 
+def _type(value, where: str) -> str:
+    """The sample's type: a one-element list such as ["counting"] (the original), or the string itself."""
+    hint = 'a one-element list such as ["counting"] or ["INSERT"]'
+    if isinstance(value, list):
+        if len(value) != 1:
+            raise DataError(f"{where}: expected {hint}, got {datafile.shown(value)}")
+        return datafile.expect(value[0], datafile.TEXT, f"{where}[0]", nonempty=True, hint=hint)
+    return datafile.expect(value, datafile.TEXT, where, nonempty=True, hint=hint)
+
+
 def _table(where: str, table) -> Table:
-    if not isinstance(table, dict):
-        raise DataError(f"{where}: expected an object with 'table_name' and 'table_info'")
-    name = table.get("table_name")
-    info = table.get("table_info")
-    if not isinstance(name, str) or not name:
-        raise DataError(f"{where}: missing field 'table_name'")
-    if not isinstance(info, dict) or "columns" not in info or "rows" not in info:
-        raise DataError(f"{where}.table_info: needs 'columns' and 'rows'")
+    datafile.need_object(table, where, "an object with 'table_name' and 'table_info'")
+    name = datafile.get(table, "table_name", where, datafile.TEXT, nonempty=True)
+    info = datafile.get(table, "table_info", where, datafile.OBJECT, hint="an object with 'columns' and 'rows'")
+    at = f"{where}.table_info"
     columns = []
-    for i, column in enumerate(info["columns"]):
-        if not isinstance(column, dict) or not isinstance(column.get("name"), str):
-            raise DataError(f"{where}.table_info.columns[{i}]: missing field 'name'")
+    raw_columns = datafile.get(info, "columns", at, datafile.LIST, nonempty=True, hint='a list of {"name": ...}')
+    for i, column in enumerate(raw_columns):
+        datafile.need_object(column, f"{at}.columns[{i}]", "an object with 'name'")
         # MySQL cannot create a column without a name (dev.jsonl has one); see docs/deviations.md
-        columns.append(column["name"] or f"column_{i + 1}")
+        columns.append(datafile.get(column, "name", f"{at}.columns[{i}]", datafile.TEXT) or f"column_{i + 1}")
     if len(set(columns)) != len(columns):
-        raise DataError(f"{where}.table_info.columns: a column name is repeated in table '{name}'")
+        raise DataError(f"{at}.columns: a column name is repeated in table '{name}'")
     rows = []
-    for i, row in enumerate(info["rows"]):
+    for i, row in enumerate(datafile.get(info, "rows", at, datafile.LIST)):
         if not isinstance(row, list) or len(row) != len(columns):
-            got = len(row) if isinstance(row, list) else type(row).__name__
-            raise DataError(
-                f"{where}.table_info.rows[{i}]: table '{name}' has {len(columns)} columns but this row has {got} values"
-            )
+            got = f"{len(row)} values" if isinstance(row, list) else datafile.shown(row)
+            raise DataError(f"{at}.rows[{i}]: table '{name}' has {len(columns)} columns but this row has {got}")
+        for j, value in enumerate(row):
+            datafile.expect(value, datafile.SCALAR, f"{at}.rows[{i}][{j}]")
         rows.append(tuple(str(v) for v in row))  # the original's str(value): None becomes "None"
     return Table(name, tuple(columns), tuple(rows))
 

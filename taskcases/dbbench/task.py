@@ -14,12 +14,13 @@ from pytest_amb.llm.oracle import tool_call_turn
 from pytest_amb.option_spec import redact_url
 from pytest_amb.tasks import DataError, TaskContext, TaskSource
 from taskcases.dbbench import scoring
+from taskcases.dbbench.backends import observation as observations
 from taskcases.dbbench.backends import open_backend
 from taskcases.dbbench.backends.base import SqlBackend, SqlError, SqlSession, SqlTimeout
 from taskcases.dbbench.loader import DbSample, load_samples
 
 MAX_ROUNDS = 15  # configs/tasks/dbbench.yaml
-OUTPUT_LIMIT = 800
+OUTPUT_LIMIT = observations.OUTPUT_LIMIT  # 800
 SYSTEM_PROMPT = (
     "I will ask you a question, then you should help me operate a MySQL database with SQL to answer the "
     "question. You have to explain the problem and your solution to me and write down your thoughts. "
@@ -97,10 +98,10 @@ def load(source: TaskSource) -> list[DbSample]:
     return samples
 
 
-def observation(rows: list[tuple]) -> str:
-    """The original's tool reply: ``str`` of the row tuples, cut at 800 characters."""
-    text = str(rows)
-    return text[:OUTPUT_LIMIT] + "[TRUNCATED]" if len(text) > OUTPUT_LIMIT else text
+def observation(rows) -> str:
+    """The original's tool reply: ``str`` of the row tuples, cut at 800 characters (the backends build it
+    while fetching, ``SqlSession.observe``; this is the same text for rows already at hand)."""
+    return observations.observation(rows, OUTPUT_LIMIT)
 
 
 class DbbenchTask:
@@ -182,9 +183,12 @@ class DbbenchEpisode:
                         explanation=verdict.explanation)  # fmt: skip
 
     def _execute(self, statement: str) -> str:
+        """The agent's statement, run by the backend (SQLite: in its sandbox process), as the observation.
+        A timeout, a statement killed by the sandbox, or an error is the observation; a sandbox that cannot
+        be rebuilt raises (an infrastructure ERROR of the step)."""
         self.statements.append(statement)
         try:
-            return observation(self.session.execute(statement))
+            return self.session.observe(statement)
         except SqlTimeout:
             return TIMED_OUT
         except SqlError as exc:

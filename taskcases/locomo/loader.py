@@ -7,12 +7,12 @@ and ``qa`` (``question``, ``answer``, ``evidence``, ``category``, ``where``, ``w
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from pytest_amb.tasks import DataError
+from taskcases import datafile
 
 ADVERSARIAL_CATEGORY = 5  # excluded from the benchmark, as in the original ("following mem0")
 _SESSION_KEY = re.compile(r"^session_(\d+)$")
@@ -77,83 +77,112 @@ class Conversation:
 
 
 def load_conversations(path: Path) -> list[Conversation]:
+    """The conversations of one file. Every field the benchmark uses is checked: a DataError names the
+    file, the conversation, the field and what is wrong."""
     path = Path(path)
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise DataError(f"{path}: file not found") from None
-    except json.JSONDecodeError as exc:
-        raise DataError(f"{path}: not valid JSON ({exc})") from None
-    objects = data if isinstance(data, list) else [data]
-    return [_conversation(obj, path, i) for i, obj in enumerate(objects)]
+    data = datafile.read_json(path)
+    if isinstance(data, dict):
+        data = [data]
+    if not isinstance(data, list):
+        raise DataError(f"{path}: expected a list of conversation objects, got {datafile.shown(data)}")
+    if not data:
+        raise datafile.no_samples(path, "an empty list")
+    conversations = [_conversation(obj, path, i) for i, obj in enumerate(data)]
+    seen: dict[str, int] = {}
+    for i, conversation in enumerate(conversations):
+        first = seen.setdefault(conversation.sample_id, i)
+        if first != i:
+            raise DataError(f"{path}[{i}].sample_id: '{conversation.sample_id}' is also the id of {path}[{first}]")
+    if not any(c.askable_qas for c in conversations):
+        raise datafile.no_samples(path, f"no question outside category {ADVERSARIAL_CATEGORY}, which is not asked")
+    return conversations
 
 
-def _require(obj: dict, key: str, where: str):
-    if not isinstance(obj, dict) or key not in obj:
-        raise DataError(f"{where}: missing field '{key}'")
-    return obj[key]
-
-
-def _conversation(obj: dict, path: Path, position: int) -> Conversation:
+def _conversation(obj, path: Path, position: int) -> Conversation:
     where = f"{path}[{position}]"
-    conv = _require(obj, "conversation", where)
+    datafile.need_object(obj, where, "a conversation object")
+    conv = datafile.get(obj, "conversation", where, datafile.OBJECT)
+    at = f"{where}.conversation"
     speakers = (
-        str(_require(conv, "speaker_a", f"{where}.conversation")),
-        str(_require(conv, "speaker_b", f"{where}.conversation")),
+        datafile.get(conv, "speaker_a", at, datafile.TEXT, nonempty=True),
+        datafile.get(conv, "speaker_b", at, datafile.TEXT, nonempty=True),
     )
     sessions = []
     for key in conv:
         match = _SESSION_KEY.match(key)
         if not match:
             continue
-        sid = int(match.group(1))
-        turns_raw = conv[key]
-        if not isinstance(turns_raw, list):
-            raise DataError(f"{where}.conversation.{key}: expected a list of turns")
-        turns = tuple(_turn(t, f"{where}.conversation.{key}[{i}]") for i, t in enumerate(turns_raw))
-        sessions.append(Session(sid, str(conv.get(f"{key}_date_time", "")), turns))
+        turns_raw = datafile.get(conv, key, at, datafile.LIST, hint="a session is a list of turns")
+        turns = tuple(_turn(t, f"{at}.{key}[{i}]", speakers) for i, t in enumerate(turns_raw))
+        date_time = datafile.get(conv, f"{key}_date_time", at, datafile.TEXT, default="")
+        sessions.append(Session(int(match.group(1)), date_time, turns))
     if not sessions:
-        raise DataError(f"{where}.conversation: no session_<n> lists")
+        raise DataError(f"{at}: no session_<n> lists (the conversation has no sessions)")
     sessions.sort(key=lambda s: s.session_id)
-    last_session = sessions[-1].session_id
-    qas = tuple(
-        _qa(q, i, f"{where}.qa[{i}]", last_session) for i, q in enumerate(_require(obj, "qa", where))
-    )
-    return Conversation(
-        sample_id=str(obj.get("sample_id", f"{path.stem}-{position}")),
-        speakers=speakers,
-        sessions=tuple(sessions),
-        qas=qas,
-        source=path,
-    )
+    session_ids = [s.session_id for s in sessions]
+    raw_qas = datafile.get(obj, "qa", where, datafile.LIST)
+    qas = tuple(_qa(q, i, f"{where}.qa[{i}]", session_ids) for i, q in enumerate(raw_qas))
+    sample_id = datafile.get(obj, "sample_id", where, datafile.TEXT, default=f"{path.stem}-{position}", nonempty=True)
+    return Conversation(sample_id=sample_id, speakers=speakers, sessions=tuple(sessions), qas=qas, source=path)
 
 
-def _turn(raw: dict, where: str) -> Turn:
-    caption = raw.get("blip_caption") or ""
+def _turn(raw, where: str, speakers: tuple[str, str]) -> Turn:
+    datafile.need_object(raw, where, "a turn object with 'speaker' and 'text'")
+    speaker = datafile.get(raw, "speaker", where, datafile.TEXT, nonempty=True)
+    if speaker not in speakers:
+        raise DataError(
+            f"{where}.speaker: '{speaker}' is neither speaker_a ('{speakers[0]}') nor speaker_b ('{speakers[1]}')"
+        )
     return Turn(
-        speaker=str(_require(raw, "speaker", where)),
-        dia_id=str(raw.get("dia_id", "")),
-        text=str(_require(raw, "text", where)),
-        blip_caption=str(caption),
+        speaker=speaker,
+        dia_id=datafile.get(raw, "dia_id", where, datafile.TEXT, default=""),
+        text=datafile.get(raw, "text", where, datafile.TEXT),
+        blip_caption=datafile.get(raw, "blip_caption", where, datafile.TEXT, default=""),
     )
 
 
-def _qa(raw: dict, index: int, where: str, last_session: int) -> QA:
-    category = int(_require(raw, "category", where))
-    evidence = tuple(str(e) for e in raw.get("evidence") or ())
+def _qa(raw, index: int, where: str, session_ids: list[int]) -> QA:
+    datafile.need_object(raw, where, "a question object")
+    question = datafile.get(raw, "question", where, datafile.TEXT, nonempty=True)
+    category = datafile.get(raw, "category", where, datafile.INTEGER)
+    if not 1 <= category <= ADVERSARIAL_CATEGORY:
+        raise DataError(f"{where}.category: {category} is not a LoCoMo category (1 to {ADVERSARIAL_CATEGORY})")
+    evidence = tuple(
+        datafile.expect(e, datafile.TEXT, f"{where}.evidence[{i}]")
+        for i, e in enumerate(datafile.get(raw, "evidence", where, datafile.LIST, default=[]))
+    )
     if "where" in raw:
-        askable_after = int(raw["where"])
+        askable_after = datafile.get(raw, "where", where, datafile.INTEGER)
+        if askable_after not in session_ids:
+            raise DataError(
+                f"{where}.where: {askable_after} is not a session of this conversation "
+                f"(sessions {_ranges(session_ids)})"
+            )
     else:  # plain LoCoMo without AMB's additions: the max evidence session, else the last session
-        sessions = [int(m.group(1)) for e in evidence if (m := _EVIDENCE.match(e))]
-        askable_after = max(sessions) if sessions else last_session
-    answer = raw.get("answer", raw.get("adversarial_answer", ""))
-    if category != ADVERSARIAL_CATEGORY and "answer" not in raw:
-        raise DataError(f"{where}: missing field 'answer'")
-    return QA(
-        index=index,
-        question=str(_require(raw, "question", where)),
-        answer=str(answer),
-        category=category,
-        evidence=evidence,
-        where=askable_after,
-    )
+        named = [(int(m.group(1)), e) for e in evidence if (m := _EVIDENCE.match(e))]
+        for session, item in named:
+            if session not in session_ids:
+                raise DataError(
+                    f"{where}.evidence: '{item}' names session {session}, which this conversation does not have "
+                    f"(sessions {_ranges(session_ids)}); fix it or give 'where'"
+                )
+        askable_after = max(s for s, _ in named) if named else session_ids[-1]
+    if category == ADVERSARIAL_CATEGORY:  # never asked; its answer may be missing
+        answer = datafile.get(raw, "answer", where, datafile.TEXT_OR_NUMBER, default=None)
+        if answer is None:
+            answer = datafile.get(raw, "adversarial_answer", where, datafile.TEXT_OR_NUMBER, default="")
+    else:
+        answer = datafile.get(raw, "answer", where, datafile.TEXT_OR_NUMBER)
+    return QA(index=index, question=question, answer=str(answer), category=category, evidence=evidence,
+              where=askable_after)  # fmt: skip
+
+
+def _ranges(numbers: list[int]) -> str:
+    """``1-6, 9`` for [1, 2, 3, 4, 5, 6, 9]."""
+    parts, start = [], None
+    for i, n in enumerate(numbers):
+        start = n if start is None else start
+        if i + 1 == len(numbers) or numbers[i + 1] != n + 1:
+            parts.append(str(n) if start == n else f"{start}-{n}")
+            start = None
+    return ", ".join(parts)

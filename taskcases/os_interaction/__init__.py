@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from pytest_amb.option_spec import OptionSpec, parse_optional_text
+from pytest_amb.option_spec import OptionSpec, parse_bool, parse_optional_text
 from pytest_amb.tasks import TaskFamily
 from taskcases.os_interaction import reference, task
 
@@ -22,6 +22,15 @@ FAMILY = TaskFamily(
             "offline machines use a locally imported root filesystem, see extra/README.md)",
             metavar="IMAGE",
             parse=parse_optional_text,
+        ),
+        OptionSpec(
+            "os_init_network",
+            "os_interaction: give a sample's init scripts the engine's bridge network (e.g. for apt-get), "
+            "disconnected before its start script and the agent's first command; recorded with every result "
+            "(true/false, default false: no network at all)",
+            default="false",
+            metavar="BOOL",
+            parse=parse_bool,
         ),
     ),
     services=("containers",),

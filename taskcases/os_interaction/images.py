@@ -60,6 +60,7 @@ def ensure(engine, kind: str, base_image: str | None = None, progress=print, ima
 
 
 def open_sandbox(engine, kind: str = "default", *, session_id: str, base_image: str | None = None, **limits):
-    """A fresh ``ContainerSandbox`` of the ``kind`` image (labelled ``amb.kind``); ``limits``: memory, cpus, pids."""
+    """A fresh ``ContainerSandbox`` of the ``kind`` image (labelled ``amb.kind``); ``limits``: memory, cpus, pids,
+    network (see ``ContainerEngine.sandbox``)."""
     tag = ensure(engine, kind, base_image)
     return engine.sandbox(tag, session_id=session_id, labels={"amb.kind": kind}, **limits)

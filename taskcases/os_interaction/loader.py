@@ -14,11 +14,12 @@ indices); each sample keeps its file and position in that file.
 
 from __future__ import annotations
 
-import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from pytest_amb.tasks import DataError
+from taskcases import datafile
 
 IMAGE_KINDS = ("default", "packages", "ubuntu")
 LANGUAGES = ("bash", "python")
@@ -78,53 +79,38 @@ def script_dir(problem_file: Path) -> Path:
 
 
 def load_samples(files: list[Path] | tuple[Path, ...], first_id: int = 0) -> list[OsSample]:
-    """Every item of ``files``, in order; ids count on from ``first_id``."""
+    """Every item of ``files``, in order; ids count on from ``first_id``. A file without items is an error."""
     samples: list[OsSample] = []
     for path in files:
-        for index_in_file, item in enumerate(_items(Path(path))):
+        items = _items(Path(path))
+        if not items:
+            raise datafile.no_samples(path, "no os_interaction items")
+        for index_in_file, item in enumerate(items):
             samples.append(_sample(Path(path), index_in_file, item, str(first_id + len(samples))))
     if not samples:
-        raise DataError(f"{', '.join(str(f) for f in files) or 'no files'}: no os_interaction items")
+        raise DataError("no os_interaction files were given")
     return samples
 
 
 def _items(path: Path) -> list:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise DataError(f"{path}: file not found") from None
+    text = datafile.read_text(path)
     if path.suffix == ".jsonl":
-        items = []
-        for number, line in enumerate(text.splitlines(), start=1):
-            if line.strip():
-                try:
-                    items.append(json.loads(line))
-                except json.JSONDecodeError as exc:
-                    raise DataError(f"{path}:{number}: not a valid JSON line ({exc.msg})") from None
-        return items
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise DataError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})") from None
+        return [item for _, item in datafile.read_json_lines(path, text)]
+    data = datafile.parse_json(text, str(path))
     if isinstance(data, dict):
         return [data]
     if not isinstance(data, list):
-        raise DataError(f"{path}: expected a JSON array of items, got {type(data).__name__}")
+        raise DataError(f"{path}: expected a JSON array of items, got {datafile.shown(data)}")
     return data
 
 
 def _sample(path: Path, index: int, item, sample_id: str) -> OsSample:
     where = f"{path}[{index}]"
-    if not isinstance(item, dict):
-        raise DataError(f"{where}: expected a JSON object, got {type(item).__name__}")
-    description = item.get("description")
-    if not isinstance(description, str) or not description.strip():
-        raise DataError(f"{where}: missing field 'description' (the problem text)")
+    datafile.need_object(item, where, "a JSON object (one item)")
+    description = datafile.get(item, "description", where, datafile.TEXT, nonempty=True, hint="the problem text")
     folder = script_dir(path)
     image, init = _create(where, item.get("create"), folder)
-    evaluation = item.get("evaluation")
-    if not isinstance(evaluation, dict):
-        raise DataError(f"{where}: missing field 'evaluation' (an object with 'match' or 'check')")
+    evaluation = datafile.get(item, "evaluation", where, datafile.OBJECT, hint="an object with 'match' or 'check'")
     match, check, example = None, (), None
     if "match" in evaluation:
         match = _match(f"{where}.evaluation.match", evaluation["match"])
@@ -139,13 +125,14 @@ def _sample(path: Path, index: int, item, sample_id: str) -> OsSample:
         )
     else:
         raise DataError(f"{where}.evaluation: needs 'match' or 'check'")
-    if evaluation.get("example") is not None:
+    if evaluation.get("example") is not None:  # null: no example, as in the original
         example = _script(f"{where}.evaluation.example", evaluation["example"], folder)
     if None in check and example is None:
         raise DataError(f"{where}.evaluation: 'check' has a null entry (run the example) but there is no 'example'")
-    labels = item.get("labels") or []
-    if not isinstance(labels, list):
-        raise DataError(f"{where}.labels: expected a list of strings")
+    labels = item.get("labels") or []  # null: no labels
+    datafile.expect(labels, datafile.LIST, f"{where}.labels", hint="a list of strings")
+    for i, label in enumerate(labels):
+        datafile.expect(label, datafile.TEXT, f"{where}.labels[{i}]")
     start = _script(f"{where}.start", item["start"], folder) if item.get("start") is not None else None
     return OsSample(
         sample_id=sample_id,
@@ -158,7 +145,7 @@ def _sample(path: Path, index: int, item, sample_id: str) -> OsSample:
         match=match,
         check=check,
         example=example,
-        labels=tuple(str(label) for label in labels),
+        labels=tuple(labels),
     )
 
 
@@ -167,9 +154,10 @@ def _create(where: str, create, folder: Path) -> tuple[str, tuple[Script, ...]]:
     # there) means the default image without init, as in the original.
     if not isinstance(create, dict):
         return "default", ()
-    image = create.get("local") or "default"
+    image = create.get("local") or "default"  # null or "": the default image, as in the original
     if image not in IMAGE_KINDS:
-        raise DataError(f"{where}.create.local: '{image}' is not one of {', '.join(IMAGE_KINDS)}")
+        shown = f"'{image}'" if isinstance(image, str) else datafile.shown(image)
+        raise DataError(f"{where}.create.local: {shown} is not one of {', '.join(IMAGE_KINDS)}")
     raw = create.get("init")
     if raw is None:
         return image, ()
@@ -182,26 +170,31 @@ def _match(where: str, raw) -> Match:
         return Match(answer=raw, strip=True)
     if not isinstance(raw, dict) or not ({"answer", "regex"} & raw.keys()):
         raise DataError(f"{where}: expected a string, or an object with 'answer' or 'regex' (and optional 'strip')")
-    for key in ("answer", "regex"):
-        if key in raw and not isinstance(raw[key], str):
-            raise DataError(f"{where}.{key}: expected a string")
-    return Match(answer=raw.get("answer"), regex=raw.get("regex"), strip=bool(raw.get("strip", False)))
+    answer = datafile.get(raw, "answer", where, datafile.TEXT, default=None)
+    regex = datafile.get(raw, "regex", where, datafile.TEXT, default=None)
+    if regex is not None:
+        try:
+            re.compile(regex)
+        except re.error as exc:
+            raise DataError(f"{where}.regex: not a valid regular expression ({exc})") from None
+    return Match(answer=answer, regex=regex, strip=datafile.get(raw, "strip", where, datafile.BOOLEAN, default=False))
 
 
 def _script(where: str, raw, folder: Path) -> Script:
     if isinstance(raw, str):
         return Script("bash", raw)
     if not isinstance(raw, dict):
-        raise DataError(f"{where}: expected a bash string or an object with 'code' or 'file'")
-    language = raw.get("language") or "bash"
+        got = datafile.shown(raw)
+        raise DataError(f"{where}: expected a bash string or an object with 'code' or 'file', got {got}")
+    language = datafile.get(raw, "language", where, datafile.TEXT, default="bash") or "bash"
     if language not in LANGUAGES:
         raise DataError(f"{where}.language: '{language}' is not supported; use one of {', '.join(LANGUAGES)}")
     if "file" in raw:
-        file = folder / str(raw["file"])
-        try:
-            return Script(language, file.read_text(encoding="utf-8"), str(raw["file"]))
-        except FileNotFoundError:
-            raise DataError(f"{where}.file: {file} does not exist (script files are relative to {folder})") from None
-    if isinstance(raw.get("code"), str):
-        return Script(language, raw["code"])
+        name = datafile.get(raw, "file", where, datafile.TEXT, nonempty=True)
+        file = folder / name
+        if not file.exists():
+            raise DataError(f"{where}.file: {file} does not exist (script files are relative to {folder})")
+        return Script(language, datafile.read_text(file, "script file"), name)
+    if "code" in raw:
+        return Script(language, datafile.get(raw, "code", where, datafile.TEXT))
     raise DataError(f"{where}: a script object needs 'code' (a string) or 'file'")

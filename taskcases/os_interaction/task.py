@@ -114,7 +114,9 @@ def index(source: TaskSource, samples: list[OsSample]) -> list[TaskIndex]:
 
 
 def build(source: TaskSource, samples: list[OsSample], context: TaskContext) -> list[OsTask]:
-    return [OsTask(source.name, samples, context.service("containers"), context.options["os_base_image"])]
+    options = context.options
+    return [OsTask(source.name, samples, context.service("containers"), options["os_base_image"],
+                   init_network=bool(options.get("os_init_network")))]  # fmt: skip
 
 
 def tool_output(text: str) -> str:
@@ -131,15 +133,19 @@ def observed_output(content: str) -> str:
 
 
 class OsTask:
-    def __init__(self, name: str, samples: list[OsSample], engine="auto", base_image: str | None = None):
+    def __init__(self, name: str, samples: list[OsSample], engine="auto", base_image: str | None = None, *,
+                 init_network: bool = False):  # fmt: skip
         """``engine``: the harness's "containers" service, a choice (auto, docker, podman or a socket URL;
-        discovered on first use, closed with the task), or a ContainerEngine."""
+        discovered on first use, closed with the task), or a ContainerEngine. ``init_network``
+        (``--amb-os-init-network``): a sample's init scripts run with the engine's bridge network, which is
+        disconnected before the start script and the agent's first command."""
         from pytest_amb.containers.service import ContainerService
 
         self.name = name
         self.samples = {s.sample_id: s for s in samples}
         self.index = TaskIndex(name=name, family="os", sample_ids=tuple(s.sample_id for s in samples))
         self.base_image = base_image
+        self.init_network = init_network
         self._owned = isinstance(engine, str)  # a service of its own: closed with the task
         self._containers = ContainerService(engine) if isinstance(engine, str) else engine
         self._engine = None if isinstance(self._containers, ContainerService) else engine
@@ -165,7 +171,8 @@ class OsTask:
     def backend(self) -> str:
         engine = self._discover()
         base = f", base image {self.base_image}" if self.base_image else ""
-        return f"{engine.name} (containers{base})" if engine is not None else "no container engine"
+        network = ", network during init scripts only" if self.init_network else ""
+        return f"{engine.name} (containers{base}{network})" if engine is not None else "no container engine"
 
     def image(self, kind: str) -> str:
         if kind not in self._images:
@@ -186,6 +193,8 @@ class OsTask:
         engine = self._discover()
         if engine is None:
             raise EnvironmentUnavailable(self._unavailable)
+        from pytest_amb.containers.engine import INIT_NETWORK
+
         try:
             tag = self.image(sample.image)
             sandbox = images.open_sandbox(
@@ -193,11 +202,12 @@ class OsTask:
                 sample.image,
                 session_id=f"{self.name}-{sample_id}-{uuid.uuid4().hex[:8]}",
                 base_image=self.base_image,
+                network=INIT_NETWORK if self.init_network and sample.init else None,
             )
         except _container_errors() as exc:
             raise ContainerFailure(f"{self.name}: sample {sample_id}: {exc}") from exc
         try:
-            return OsEpisode(self.name, sample, sandbox, {"engine": engine.name, "image": tag})
+            return OsEpisode(self.name, sample, sandbox, {"engine": engine.name, "image": tag, "init_network": None})
         except _container_errors() as exc:
             sandbox.close()
             raise ContainerFailure(f"{self.name}: sample {sample_id}: {exc}") from exc
@@ -261,14 +271,19 @@ class OsEpisode:
         return f"sample {self.sample.sample_id} ({self.sample.file}[{self.sample.index_in_file}])"
 
     def _set_up(self) -> None:
+        network = getattr(self.sandbox, "network", None)
         for n, script in enumerate(self.sample.init):
             result = self.sandbox.exec(scoring.argv(script, []), timeout=COMMAND_TIMEOUT_S)
             if result.exit_code != 0 or result.timed_out:
                 why = "timed out" if result.timed_out else f"exited with {result.exit_code}"
+                offline = "" if network else " (without network; see --amb-os-init-network)"
                 raise TaskSetupError(
-                    f"{self._where()}: init script {n} ({script.origin}) {why} in {self.provenance['image']}: "
-                    f"{(result.stderr or result.stdout).strip()[-500:]!r}"
+                    f"{self._where()}: init script {n} ({script.origin}) {why} in {self.provenance['image']}"
+                    f"{offline}: {(result.stderr or result.stdout).strip()[-500:]!r}"
                 )
+        if network:  # the init scripts had the network; nothing after them does (checked inside the container)
+            self.sandbox.disconnect_network()
+            self.provenance["init_network"] = f"{network} (init scripts only; disconnected before the agent)"
         if self.sample.start is not None:
             output = self.sandbox.shell(self.sample.start.code, timeout=COMMAND_TIMEOUT_S)
             if output.timed_out:

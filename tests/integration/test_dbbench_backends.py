@@ -1,5 +1,6 @@
 """The one SQL-backend suite, run against embedded SQLite and a real MariaDB server (``sql_backend``)."""
 
+import tracemalloc
 from pathlib import Path
 
 import pytest
@@ -7,6 +8,7 @@ import pytest
 from taskcases.dbbench import scoring
 from taskcases.dbbench.backends.base import SqlError, SqlTimeout
 from taskcases.dbbench.loader import Table, load_samples
+from taskcases.dbbench.task import observation
 
 BUNDLED = Path(__file__).resolve().parents[2] / "taskcases" / "dbbench" / "data" / "sample.jsonl"
 PEOPLE = Table(
@@ -73,6 +75,51 @@ def test_a_statement_that_runs_too_long_is_cut_off(session):
     assert session.execute("SELECT COUNT(*) FROM `Club Members`") == [(4,)]  # the session still works
 
 
+def _cross(n: int, columns: str = "a.`Name`, b.`City`") -> str:
+    """A cross join of the 4-row table with itself: 4^n rows."""
+    return (
+        f"SELECT {columns} FROM "
+        + ", ".join(f"`Club Members` t{i}" for i in range(n - 2))
+        + ", `Club Members` a, `Club Members` b"
+    )
+
+
+OBSERVED = [
+    "SELECT `Name` FROM `Club Members` ORDER BY `Name`",
+    "SELECT COUNT(*), NULL, 'it''s', '\"q\"' FROM `Club Members`",
+    "SELECT `Name` FROM `Club Members` WHERE `Name` = 'nobody'",
+    "SHOW TABLES",
+    "DESCRIBE `Club Members`",
+    _cross(4) + " ORDER BY 1, 2",
+    "SELECT '" + "ab''c\"d" * 300 + "', 1",  # a long value with both quotes (repr escapes one)
+    "SELECT '" + "ab''c" * 300 + "'",  # and with single quotes only (repr switches to double quotes)
+    "UPDATE `Club Members` SET `Age` = `Age` WHERE `Name` = 'Bob'",
+]
+
+
+def test_observations_are_the_original_text_of_the_rows(session):
+    for statement in OBSERVED:
+        assert session.observe(statement) == observation(session.execute(statement)), statement
+    assert session.observe(_cross(4) + " ORDER BY 1, 2").endswith("[TRUNCATED]")
+
+
+def test_a_huge_result_is_observed_without_holding_it(session):
+    tracemalloc.start()
+    try:
+        text = session.observe(_cross(8))  # 65536 rows
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert len(text) == 811 and text.endswith("[TRUNCATED]")
+    assert peak < 1_000_000, peak  # the whole result: several MB
+
+
+def test_a_runaway_result_is_read_to_its_timeout_as_in_the_original(session):
+    with pytest.raises(SqlTimeout):
+        session.observe(_cross(15, "a.`Name`"))  # 4^15 rows streamed: cut off by the statement timeout
+    assert session.observe("SELECT COUNT(*) FROM `Club Members`") == "[(4,)]"
+
+
 def test_changes_are_committed_and_hashed_like_the_original(session):
     before = session.table_hash(PEOPLE.name, PEOPLE.columns)
     assert session.execute("UPDATE `Club Members` SET `Age` = '10' WHERE `Name` = 'Bob'") == []
@@ -127,7 +174,7 @@ def test_bundled_query_labels_are_reproduced_by_their_sql(sql_backend):
 def test_bundled_mutations_hash_the_same_on_every_backend(sql_backend):
     """Gold hashes of the bundled mutations are computed on the scoring backend; they must agree with
     the hashes recorded from SQLite, so both backends score the same answers the same way."""
-    from taskcases.dbbench.backends.sqlite import SQLiteBackend
+    from taskcases.dbbench.backends.sandbox import SQLiteBackend
 
     reference = SQLiteBackend()
     for sample in load_samples(BUNDLED):

@@ -7,7 +7,7 @@ import pytest
 from pytest_amb.tasks import DataError
 from taskcases.dbbench import scoring
 from taskcases.dbbench.backends.dialect import special_statement, to_sqlite
-from taskcases.dbbench.backends.sqlite import SQLiteBackend
+from taskcases.dbbench.backends.sandbox import SQLiteBackend
 from taskcases.dbbench.loader import load_samples
 from taskcases.dbbench.task import AFTER_COMMIT, INVALID_FUNCTION, NO_TOOL_CALLS, TIMED_OUT, DbbenchTask
 

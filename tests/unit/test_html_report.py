@@ -1,5 +1,5 @@
 """The pieces of the HTML report that need no browser: escaping of every model-written field, and
-shortening of texts too long for a page (the journal keeps them whole)."""
+shortening of texts too long for a page (with their full length and SHA-256, as the journal cuts them)."""
 
 from pytest_amb.report.html import LONG_TEXT, row_values, shorten, step_html
 
@@ -31,8 +31,8 @@ def test_row_values_count_agent_turns_and_tokens():
                                                 "phase": "online", "reward": "0", "steps": 1, "tokens": 7}  # fmt: skip
 
 
-def test_long_texts_are_shortened_with_a_pointer_to_the_journal():
+def test_long_texts_are_shortened_with_their_full_length_and_sha256():
     text = "a" * (LONG_TEXT * 3)
     short = shorten(text)
-    assert len(short) < LONG_TEXT + 200 and "characters omitted here; steps.jsonl has the full text" in short
+    assert len(short) <= LONG_TEXT and f"the full text has {LONG_TEXT * 3:,} characters, sha256 " in short
     assert shorten("short") == "short"

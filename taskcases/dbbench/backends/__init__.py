@@ -1,4 +1,4 @@
-"""SQL backends for dbbench: embedded SQLite (the default) or a MySQL/MariaDB server by URL."""
+"""SQL backends for dbbench: embedded SQLite in a sandbox process (the default) or a MySQL/MariaDB server by URL."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from taskcases.dbbench.backends.base import DEFAULT_STATEMENT_TIMEOUT_S, SqlBack
 
 def open_backend(db_url: str | None, statement_timeout_s: float = DEFAULT_STATEMENT_TIMEOUT_S) -> SqlBackend:
     if not db_url:
-        from taskcases.dbbench.backends.sqlite import SQLiteBackend
+        from taskcases.dbbench.backends.sandbox import SQLiteBackend
 
         return SQLiteBackend(statement_timeout_s)
     from taskcases.dbbench.backends.mysql import MySQLBackend

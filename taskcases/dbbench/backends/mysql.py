@@ -17,11 +17,15 @@ import contextlib
 import secrets
 import threading
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from taskcases.dbbench.backends.base import DEFAULT_STATEMENT_TIMEOUT_S, SqlError, SqlTimeout
-from taskcases.dbbench.loader import Table
+from taskcases.dbbench.backends.observation import OUTPUT_LIMIT, Observation
 from taskcases.dbbench.scoring import GROUP_CONCAT_MAX_LEN, hash_query, quote_identifier
+
+if TYPE_CHECKING:
+    from taskcases.dbbench.loader import Table
 
 SCHEMES = ("mysql", "mariadb", "mysql+pymysql")
 _TIMEOUT_CODES = {1969, 3024, 1317}  # MariaDB max_statement_time, MySQL max_execution_time, query interrupted
@@ -145,15 +149,36 @@ class MySQLSession:
                 cursor.execute(f"SET SESSION max_execution_time = {int(b.statement_timeout_s * 1000)}")
         return conn
 
+    def observe(self, statement: str) -> str:
+        """The original's observation, read row by row from an unbuffered cursor. Once it is determined the
+        remaining rows are still read, one at a time, and dropped, so the statement runs to its end or to the
+        server's timeout, as in the original (the driver's own drain on close would hide that timeout)."""
+        import pymysql
+
+        built = Observation(OUTPUT_LIMIT)
+
+        def consume(cursor) -> None:
+            for row in iter(cursor.fetchone, None):
+                if not built.complete:
+                    built.add(row)
+
+        self._run(statement, consume, pymysql.cursors.SSCursor)
+        return built.text()
+
     def execute(self, statement: str) -> list[tuple]:
+        rows: list[tuple] = []
+        self._run(statement, lambda cursor: rows.extend(tuple(r) for r in cursor.fetchall()))
+        return rows
+
+    def _run(self, statement: str, consume, cursor_class=None) -> None:
         import pymysql
 
         try:
-            with self.conn.cursor() as cursor:
+            with self.conn.cursor(cursor_class) as cursor:
                 cursor.execute(statement)
-                rows = list(cursor.fetchall())
+                if cursor.description is not None:
+                    consume(cursor)
             self.conn.commit()
-            return [tuple(r) for r in rows]
         except pymysql.err.MySQLError as exc:
             code = _code(exc)
             if code in _CONNECTION_LOST:  # the read-timeout backstop fired, or the server dropped us
