@@ -10,6 +10,16 @@ def _import_native_libraries_once():
     import torch  # noqa: F401
 
 
+@pytest.fixture
+def endpoint():
+    """The reference model behind a fault-injecting OpenAI-compatible server on loopback."""
+    from tests.support.faulty_reference import FaultyReference
+
+    server = FaultyReference().start()
+    yield server
+    server.stop()
+
+
 OFFLINE_BASE = "localhost/amb-base:bookworm"  # built by extra/os/build-base-image.sh where no registry is reachable
 
 

@@ -6,16 +6,9 @@ build. The memory's calls go to a fault-injecting endpoint on loopback; the agen
 import pytest
 
 from pytest_amb.journal import read_steps
-from tests.support.faulty_reference import JUNK, OUTAGE, FaultSwitch, FaultyReference
+from tests.support.faulty_reference import JUNK, OUTAGE, FaultSwitch
 
 MODULES = {"dbbench": "taskcases.dbbench.test_dbbench", "locomo": "taskcases.locomo.test_locomo"}
-
-
-@pytest.fixture
-def endpoint():
-    server = FaultyReference().start()
-    yield server
-    server.stop()
 
 
 def _run(pytester, endpoint, task, *args, plugins=()):

@@ -8,18 +8,11 @@ import json
 import pytest
 
 from pytest_amb.journal import latest_attempts, read_steps
-from tests.support.faulty_reference import FaultSwitch, FaultyReference
+from tests.support.faulty_reference import FaultSwitch
 from tests.support.results import stable
 
 VOLATILE = ("wall_s", "latency_s", "run_id", "run_dir", "started_at")
 MODULES = {"dbbench": "taskcases.dbbench.test_dbbench", "locomo": "taskcases.locomo.test_locomo"}
-
-
-@pytest.fixture
-def endpoint():
-    server = FaultyReference().start()
-    yield server
-    server.stop()
 
 
 def _run(pytester, endpoint, runs, task, *args, plugins=()):
