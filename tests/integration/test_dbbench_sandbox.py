@@ -23,7 +23,7 @@ from pytest_amb.llm.oracle import tool_call_turn
 from pytest_amb.memory import MemoryDeps
 from pytest_amb.plan import SAMPLE, Step
 from pytest_amb.runner import ERROR, FAILED, PASSED, run_step
-from taskcases.dbbench.backends import sandbox
+from taskcases.dbbench.backends import sandbox_process
 from taskcases.dbbench.backends.sandbox import SandboxLimits, SQLiteBackend
 from taskcases.dbbench.loader import load_samples
 from taskcases.dbbench.task import TIMED_OUT, DbbenchTask
@@ -162,7 +162,7 @@ def test_a_crashed_sandbox_is_an_observation_and_the_database_is_rebuilt(task):
 
 def test_a_sandbox_that_cannot_start_or_be_rebuilt_is_an_infrastructure_error_and_the_stream_goes_on(task, monkeypatch):
     broken = [sys.executable, "-c", "import sys; sys.exit(3)"]
-    monkeypatch.setattr(sandbox, "child_command", lambda: broken)
+    monkeypatch.setattr(sandbox_process, "child_command", lambda: broken)
     result, _, _ = run(task, "count", script(COUNT, answers=["2"]))
     assert result.status == ERROR and result.error["kind"] == "infrastructure"
     assert result.error["type"] == "SandboxError"
@@ -170,7 +170,7 @@ def test_a_sandbox_that_cannot_start_or_be_rebuilt_is_an_infrastructure_error_an
     monkeypatch.undo()
 
     def break_the_sandbox(messages):  # the next start fails: the database cannot be rebuilt after the kill
-        monkeypatch.setattr(sandbox, "child_command", lambda: broken)
+        monkeypatch.setattr(sandbox_process, "child_command", lambda: broken)
         return tool_call_turn(91, "execute_sql", {"query": COUNT})
 
     result, seen, _ = run(task, "ins", script(INSERT, REGEXP, break_the_sandbox), position=1)

@@ -10,7 +10,7 @@ import tracemalloc
 
 import pytest
 
-from taskcases.dbbench.backends import sandbox, wire
+from taskcases.dbbench.backends import sandbox_process, wire
 from taskcases.dbbench.backends.base import SqlError
 from taskcases.dbbench.backends.observation import OUTPUT_LIMIT, Observation, bounded_repr, observation
 from taskcases.dbbench.backends.sandbox import SandboxError, SQLiteBackend
@@ -109,14 +109,14 @@ while True:
 ])  # fmt: skip
 def test_a_misbehaving_sandbox_is_never_trusted(monkeypatch, mode, reason):
     """Whatever a (compromised) sandbox process sends, the parent reads at most a bounded JSON reply."""
-    monkeypatch.setattr(sandbox, "child_command", lambda: [sys.executable, "-c", f"MODE = {mode!r}\n" + FAKE_CHILD])
+    monkeypatch.setattr(sandbox_process, "child_command", lambda: [sys.executable, "-c", f"MODE = {mode!r}\n" + FAKE_CHILD])
     backend = SQLiteBackend(1.0)
     try:
         session = backend.open((Table("t", ("a",), (("1",),)),))
         with pytest.raises(SqlError) as lost:
             session.observe("SELECT 1")
         assert str(lost.value).startswith(f"Lost connection to the SQL sandbox during query: {reason}")
-        monkeypatch.setattr(sandbox, "child_command", lambda: [sys.executable, "-c", "import sys; sys.exit(0)"])
+        monkeypatch.setattr(sandbox_process, "child_command", lambda: [sys.executable, "-c", "import sys; sys.exit(0)"])
         with pytest.raises(SandboxError, match="did not start: its process exited with status 0"):
             session.observe("SELECT 1")  # the database cannot be rebuilt: an infrastructure error
         session.close()

@@ -20,191 +20,35 @@ observation ("Lost connection to the SQL sandbox during query ..."); a child tha
 a database that cannot be rebuilt, or a failure while scoring, is a ``SandboxError`` (an ``OSError``:
 the step is an infrastructure ERROR, the stream goes on).
 
-Observations are built in the child, row by row, to the original's 800 characters (``observation.py``):
+The child process itself is ``sandbox_process.py``; observations are built in the child, row by row, to the original's 800 characters (``observation.py``):
 only that text crosses the pipe.
 """
 
 from __future__ import annotations
 
 import itertools
-import json
-import os
-import select
-import signal
 import sqlite3
-import subprocess
-import sys
 import threading
-import time
 import weakref
-from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from taskcases.dbbench.backends import wire
 from taskcases.dbbench.backends.base import DEFAULT_STATEMENT_TIMEOUT_S, SqlError, SqlTimeout
 from taskcases.dbbench.backends.observation import OUTPUT_LIMIT, TRUNCATED
-from taskcases.dbbench.backends.sandbox_child import MAX_EXECUTE_BYTES, bootstrap_source
+from taskcases.dbbench.backends.sandbox_child import MAX_EXECUTE_BYTES
+from taskcases.dbbench.backends.sandbox_process import (
+    MAX_REPLY_BYTES,
+    ChildLost,
+    SandboxError,
+    SandboxLimits,
+    SandboxProcess,
+    kill_all,
+)
 
 if TYPE_CHECKING:
     from taskcases.dbbench.loader import Table
 
-ROOT = Path(__file__).resolve().parents[3]  # holds the taskcases package
-MAX_REPLY_BYTES = 1024 * 1024  # any reply but ``execute``'s rows
 SCORING_S = 60.0  # a table hash, loading a sample's tables
-
-
-class SandboxError(OSError):
-    """The SQL sandbox process could not be started, or a database could not be (re)built in it."""
-
-
-@dataclass(frozen=True)
-class SandboxLimits:
-    memory_mb: int = 1024  # RLIMIT_AS of the child (SQLite itself: 512 MiB heap, 64 MiB per database)
-    kill_grace_s: float = 0.5  # past the statement timeout, before the child is killed
-    startup_s: float = 30.0  # for the child to start and say it is ready
-    recycle_rss_mb: int = 256  # a child this large is replaced once no database is open in it
-
-
-class _Lost(Exception):
-    """The child is gone: killed because it was overdue (``overdue``), or dead by itself (``how``)."""
-
-    def __init__(self, how: str, overdue: bool = False, cpu_limit: bool = False):
-        super().__init__(how)
-        self.how, self.overdue, self.cpu_limit = how, overdue, cpu_limit
-
-
-class _Child:
-    def __init__(self, limits: SandboxLimits):
-        self.limits = limits
-        # the parent-death signal follows the thread that starts the child: only the main thread's lives as long
-        # as the process
-        main = threading.current_thread() is threading.main_thread()
-        config = json.dumps({"memory_bytes": limits.memory_mb * 1024 * 1024, "parent_pid": os.getpid() if main else 0})
-        try:
-            self.proc = subprocess.Popen(
-                [*child_command(), str(ROOT), config],
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.DEVNULL,
-                bufsize=0,
-                close_fds=True,
-            )
-        except OSError as exc:
-            raise SandboxError(f"the SQL sandbox process could not be started: {exc}") from None
-        self.pid = self.proc.pid
-        self.peak_rss_kb = 0
-        self._buffer = bytearray()
-        self._poll = select.poll()
-        self._poll.register(self.proc.stdout.fileno(), select.POLLIN)
-        try:
-            ready = self._read(time.monotonic() + limits.startup_s, MAX_REPLY_BYTES)
-        except _Lost as lost:
-            raise SandboxError(f"the SQL sandbox process did not start: {lost.how}") from None
-        if not ready.get("ready"):
-            self.kill()
-            raise SandboxError(f"the SQL sandbox process did not start: {str(ready)[:500]}")
-
-    @property
-    def alive(self) -> bool:
-        return self.proc.returncode is None
-
-    def call(self, request: dict, wait_s: float, max_reply: int = MAX_REPLY_BYTES) -> dict:
-        """Send one request and wait up to ``wait_s`` for its reply; _Lost (the child killed) otherwise."""
-        try:
-            wire.write_frame(self.proc.stdin.fileno(), request)
-        except OSError:  # a broken pipe: the child died between requests
-            raise self._dead() from None
-        return self._read(time.monotonic() + wait_s, max_reply)
-
-    def _read(self, deadline: float, max_reply: int) -> dict:
-        fd = self.proc.stdout.fileno()
-        size = None
-        while True:
-            if size is None and len(self._buffer) >= wire.HEADER_BYTES:
-                size = int.from_bytes(self._buffer[: wire.HEADER_BYTES], "big")
-                if size > max_reply:
-                    self.kill()
-                    raise _Lost(f"it sent a reply of {size} bytes (more than {max_reply})")
-            if size is not None and len(self._buffer) >= wire.HEADER_BYTES + size:
-                body = bytes(self._buffer[wire.HEADER_BYTES : wire.HEADER_BYTES + size])
-                del self._buffer[: wire.HEADER_BYTES + size]
-                try:
-                    reply = json.loads(body)
-                except ValueError:
-                    reply = None
-                if not isinstance(reply, dict):
-                    self.kill()
-                    raise _Lost("it sent a malformed reply")
-                return reply
-            remaining = deadline - time.monotonic()
-            if remaining <= 0 or not self._poll.poll(remaining * 1000):
-                self.kill()
-                raise _Lost("it did not answer in time", overdue=True)
-            chunk = os.read(fd, 1 << 16)
-            if not chunk:
-                raise self._dead()
-            self._buffer += chunk
-
-    def _dead(self) -> _Lost:
-        """The child closed its end: reap it (killing it if it lingers) and say how it ended."""
-        status, deadline = None, time.monotonic() + 1.0
-        while status is None and self.alive and time.monotonic() < deadline:
-            status = self._reap(os.WNOHANG)
-            if status is None:
-                time.sleep(0.005)
-        if status is None:
-            self.kill()
-            return _Lost("it closed its pipe")
-        if os.WIFSIGNALED(status):
-            number = os.WTERMSIG(status)
-            return _Lost(f"its process was killed by {_signal_name(number)}", cpu_limit=number == signal.SIGXCPU)
-        return _Lost(f"its process exited with status {os.WEXITSTATUS(status)}")
-
-    def kill(self) -> None:
-        if self.alive:
-            try:
-                os.kill(self.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            self._reap(0)
-
-    def _reap(self, flags: int) -> int | None:
-        if not self.alive:
-            return None
-        try:
-            pid, status, usage = os.wait4(self.pid, flags)
-        except ChildProcessError:
-            self.proc.returncode = -1
-            return None
-        if pid == 0:
-            return None
-        self.peak_rss_kb = max(self.peak_rss_kb, usage.ru_maxrss)
-        self.proc.returncode = -os.WTERMSIG(status) if os.WIFSIGNALED(status) else os.WEXITSTATUS(status)
-        for pipe in (self.proc.stdin, self.proc.stdout):
-            try:
-                pipe.close()
-            except OSError:
-                pass
-        return status
-
-
-def child_command() -> list[str]:
-    """The sandbox process's command line, before its two arguments (the repository root, the limits)."""
-    return [sys.executable, "-I", "-S", "-c", bootstrap_source()]
-
-
-def _signal_name(number: int) -> str:
-    try:
-        return signal.Signals(number).name
-    except ValueError:
-        return f"signal {number}"
-
-
-def _kill_all(holder: list) -> None:
-    for child in holder:
-        child.kill()
-    holder.clear()
 
 
 class SQLiteBackend:
@@ -216,18 +60,18 @@ class SQLiteBackend:
         self.name = f"sqlite {sqlite3.sqlite_version} (sandbox process)"
         self.generation = 0  # which child: a session whose generation differs rebuilds its database
         self.stats = {"started": 0, "killed_overdue": 0, "lost": 0, "peak_rss_kb": 0}
-        self._children: list[_Child] = []  # the current child, if any (a list, for the finalizer)
+        self._children: list[SandboxProcess] = []  # the current child, if any (a list, for the finalizer)
         self._open: set[int] = set()
         self._ids = itertools.count(1)
         self._lock = threading.RLock()
-        self._finalizer = weakref.finalize(self, _kill_all, self._children)
+        self._finalizer = weakref.finalize(self, kill_all, self._children)
 
     # -- the child ---------------------------------------------------------------------------------------
-    def _child(self) -> _Child:
+    def _child(self) -> SandboxProcess:
         if self._children and self._children[0].alive:
             return self._children[0]
         self._drop()
-        child = _Child(self.limits)
+        child = SandboxProcess(self.limits)
         self._children.append(child)
         self.stats["started"] += 1
         return child
@@ -242,13 +86,13 @@ class SQLiteBackend:
             self.generation += 1
 
     def call(self, request: dict, wait_s: float, max_reply: int = MAX_REPLY_BYTES) -> tuple[dict, int]:
-        """The child's reply and the generation it came from; _Lost when the child was lost meanwhile."""
+        """The child's reply and the generation it came from; ChildLost when the child was lost meanwhile."""
         with self._lock:
             child = self._child()
             generation = self.generation
             try:
                 return child.call(request, wait_s, max_reply), generation
-            except _Lost as lost:
+            except ChildLost as lost:
                 self.stats["killed_overdue" if lost.overdue else "lost"] += 1
                 self._drop()
                 raise
@@ -274,7 +118,7 @@ class SQLiteBackend:
                 try:
                     reply, _ = self.call({"op": "stats"}, self.limits.startup_s)
                     self.stats["peak_rss_kb"] = max(self.stats["peak_rss_kb"], int(reply.get("maxrss_kb", 0)))
-                except (_Lost, ValueError, TypeError):
+                except (ChildLost, ValueError, TypeError):
                     pass
             return dict(self.stats)
 
@@ -331,11 +175,11 @@ class SandboxSession:
                 for n, statement in enumerate(self.writes, 1):
                     reply, again = self._call("observe", statement, self.timeout_s + self.backend.limits.kill_grace_s)
                     if again != generation:
-                        raise _Lost("it was replaced meanwhile")
+                        raise ChildLost("it was replaced meanwhile")
                     self._check(reply, f"replay statement {n} of {len(self.writes)} ({statement[:200]!r})")
                 self.generation = generation
                 return
-            except _Lost as lost:
+            except ChildLost as lost:
                 if attempt:
                     raise SandboxError(f"the SQL sandbox could not rebuild the sample's database: {lost.how}") from None
 
@@ -359,7 +203,7 @@ class SandboxSession:
         self._ready()
         try:
             reply, _ = self._call(op, statement, self.timeout_s + self.backend.limits.kill_grace_s, max_reply)
-        except _Lost as lost:
+        except ChildLost as lost:
             if lost.overdue or lost.cpu_limit:
                 raise SqlTimeout(f"statement killed after {self.timeout_s:g} s") from None
             raise SqlError(
@@ -400,7 +244,7 @@ class SandboxSession:
         request = {"op": "hash", "db": self.db, "table": table, "columns": list(columns), "cpu_s": SCORING_S}
         try:
             reply, _ = self.backend.call(request, max(SCORING_S, self.timeout_s) + self.backend.limits.kill_grace_s)
-        except _Lost as lost:
+        except ChildLost as lost:
             raise SandboxError(f"the SQL sandbox was lost while hashing table '{table}': {lost.how}") from None
         if not reply.get("ok") or not isinstance(reply.get("hash"), str):
             raise SandboxError(f"the SQL sandbox could not hash table '{table}': {str(reply.get('message'))[:500]}")
@@ -415,6 +259,6 @@ class SandboxSession:
             try:
                 reply, _ = self.backend.call({"op": "close", "db": self.db, "cpu_s": SCORING_S}, SCORING_S)
                 rss_kb = int(reply.get("rss_kb") or 0)
-            except (_Lost, ValueError, TypeError):
+            except (ChildLost, ValueError, TypeError):
                 pass
         self.backend._closed(self.db, rss_kb)
