@@ -1,5 +1,5 @@
 """What one option is (flag, ini twin, ``AMB_*`` variable, default, parser), the parsers declared options
-use, and the one redaction rule for secret values (``pytest_amb.redaction``, a leaf too). A leaf module: the
+use (a secret option's value passes through ``pytest_amb.redaction``). A leaf module: the
 option table, the modes and the task families all declare their options with it."""
 
 from __future__ import annotations
@@ -8,7 +8,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from pytest_amb.redaction import redact_url  # noqa: F401 (the one redaction rule, re-exported)
 
 
 @dataclass(frozen=True)

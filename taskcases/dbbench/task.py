@@ -11,7 +11,7 @@ import json
 
 from pytest_amb.interfaces import EnvReply, EpisodeInfo, Message, TaskIndex
 from pytest_amb.llm.oracle import tool_call_turn
-from pytest_amb.option_spec import redact_url
+from pytest_amb.redaction import redact_url
 from pytest_amb.tasks import DataError, TaskContext, TaskSource
 from taskcases.dbbench import scoring
 from taskcases.dbbench.backends import observation as observations
