@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from typing import Any
 
 
-
 @dataclass(frozen=True)
 class OptionSpec:
     name: str  # e.g. "mode"; flag --amb-mode, ini amb_mode, env AMB_MODE
