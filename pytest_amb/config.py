@@ -47,6 +47,9 @@ class RunConfig:
     reference_latency: float = 0.0
     llm_deadline: float = 120.0  # seconds per LLM call, retries included (not part of the results' definition)
     llm_breaker: int = 3  # failed calls in a row after which an endpoint's calls fail at once; 0 = never
+    reference_memory: str | None = None  # the memory others are compared with (reporting, not in to_json)
+    gate_scope: str = "memory"  # "memory" or "stream": what gates and baseline comparisons judge (reporting)
+    fail_unsolved: bool = False  # wrong answers as failed tests (reporting, not in to_json)
     memory_config: Path | None = None
     memory_overrides: dict = field(default_factory=dict)
     params: ModeParams = field(default_factory=ModeParams)
@@ -193,6 +196,13 @@ def resolve(raw: dict[str, RawValue], rootdir: Path) -> RunConfig:
             fail(name, str(exc))
 
     shuffle = boolean("shuffle")
+    fail_unsolved = boolean("fail_unsolved")
+    reference_memory = (raw["reference_memory"].value or "").strip() or memory_names[0]
+    if reference_memory not in memory_names:
+        fail("reference_memory", f"'{reference_memory}' is not one of this run's memories ({', '.join(memory_names)})")
+    gate_scope = (raw["gate_scope"].value or "").strip()
+    if gate_scope not in ("memory", "stream"):
+        fail("gate_scope", f"'{gate_scope}' is not accepted; accepted: memory, stream")
     params = ModeParams(**{spec.name: declared(spec) for m in modes().values() for spec in m.params})
     for other in modes().values():
         for name, hint in other.only_here.items():
@@ -280,6 +290,9 @@ def resolve(raw: dict[str, RawValue], rootdir: Path) -> RunConfig:
         reference_latency=reference_latency,
         llm_deadline=llm_deadline,
         llm_breaker=llm_breaker,
+        reference_memory=reference_memory,
+        gate_scope=gate_scope,
+        fail_unsolved=fail_unsolved,
         memory_config=memory_config,
         memory_overrides=memory_overrides,
         params=params,

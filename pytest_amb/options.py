@@ -114,6 +114,26 @@ OPTIONS: tuple[OptionSpec, ...] = (
     ),
     OptionSpec("baseline_dir", "folder of saved baselines", default="reports/baselines", metavar="DIR"),
     OptionSpec(
+        "reference_memory",
+        "the memory the others are compared with, paired on the same samples (differences, McNemar p-values, "
+        "bootstrap intervals); default: the first of --amb-memory",
+        metavar="NAME",
+    ),
+    OptionSpec(
+        "gate_scope",
+        "what --amb-gate and --amb-compare judge: 'memory' (each memory over all its streams: seeds, "
+        "conversations) or 'stream' (every stream on its own)",
+        default="memory",
+        metavar="memory|stream",
+    ),
+    OptionSpec(
+        "fail_unsolved",
+        "true: a sample the agent got wrong is a failed test (for gating per sample); false: it is reported as "
+        "UNSOLVED, a result, and only ERRORs and failed gates fail the run",
+        default="false",
+        metavar="BOOL",
+    ),
+    OptionSpec(
         "reference_latency",
         "seconds the reference model waits before every answer (for throughput benchmarks)",
         default="0",
