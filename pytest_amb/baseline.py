@@ -1,10 +1,13 @@
 """Saved baselines and regression gates against them, in the manner of pytest-benchmark.
 
-``--amb-save-baseline NAME`` writes ``<baseline dir>/NAME.json``: the summary, the per-sample outcomes,
-and what makes runs comparable (model, data hashes, recipe) plus the commit. ``--amb-compare NAME
---amb-max-drop csr=0.03`` fails the run when a metric got worse by more than allowed. For per-sample
-pass/fail metrics the comparison is paired on the samples both runs scored and the drop must also be
-significant (McNemar's exact test, ``--amb-compare-alpha``), so CI does not fail on noise.
+``--amb-save-baseline NAME`` writes ``<baseline dir>/NAME.json``: the summary, the per-sample outcomes and
+values, and what makes runs comparable (model, data hashes, recipe) plus the commit. ``--amb-compare NAME
+--amb-max-drop csr=0.03`` fails the run when a metric got worse by more than allowed: by default each memory
+of each family block over all its streams, pooled as the summary's ``memories`` rows are, against the
+baseline's matching streams pooled the same way; with ``--amb-gate-scope=stream`` every stream against its
+match. For per-sample pass/fail metrics the comparison is paired on the samples both runs scored and the
+drop must also be significant (McNemar's exact test, ``--amb-compare-alpha``), so CI does not fail on noise;
+when there are too few paired samples for the allowed drop to ever be significant, the result says so.
 
 A baseline is compared only with a run of the same model, data and recipe (mode, its parameters, tasks,
 seeds, shuffle, limit, judge); the memory mechanism may differ, since comparing memories is the point.
@@ -21,10 +24,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from pytest_amb.metrics.paired import mcnemar_exact
-from pytest_amb.metrics.table import MetricTable
+from pytest_amb.metrics.differences import sample_key
+from pytest_amb.metrics.paired import fewest_significant_discordant, mcnemar_exact, min_detectable_drop
+from pytest_amb.metrics.table import Metric, MetricTable
 from pytest_amb.redaction import redact_json
-from pytest_amb.report.summary import primary_samples
+from pytest_amb.report.summary import primary_samples, results_by_stream
 
 SCHEMA = "pytest-amb/baseline"
 SCHEMA_VERSION = 1
@@ -151,6 +155,7 @@ def save(request: BaselineRequest, config, summary: dict, results: list[dict], r
         **identity(config),
         "summary": summary,
         "samples": sample_outcomes(results, table),
+        "sample_values": sample_values(results, table),
     }
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_suffix(".tmp")
@@ -172,22 +177,32 @@ def _commit(rootdir: Path) -> str | None:
     return done.stdout.strip() or None
 
 
+def _by_stream(results: list[dict]) -> dict[str, list[dict]]:
+    return {stream: primary_samples(items) for stream, items in results_by_stream(results).items()}
+
+
 def sample_outcomes(results: list[dict], table: MetricTable) -> dict[str, dict[str, dict]]:
     """Per stream, the headline samples' pass/fail outcomes of the metric table (the task's verdict, and
-    e.g. a judge's), keyed by task/phase/stage/sample."""
-    by_stream: dict[str, list[dict]] = {}
-    for result in results:
-        by_stream.setdefault(result["step"]["stream"], []).append(result)
+    e.g. a judge's), keyed by task/phase/stage/sample (``differences.sample_key``)."""
     out = {}
-    for stream, items in by_stream.items():
-        samples = {}
-        for r in primary_samples(items):
-            step = r["step"]
+    for stream, samples in _by_stream(results).items():
+        out[stream] = {}
+        for r in samples:
             outcome = {o.name: o.of(r) for o in table.outcomes}
-            samples[f"{step['task']}/{step['phase']}/{step.get('stage')}/{step['sample_id']}"] = {
-                name: value for name, value in outcome.items() if value is not None
-            }
-        out[stream] = samples
+            out[stream][sample_key(r)] = {name: value for name, value in outcome.items() if value is not None}
+    return out
+
+
+def sample_values(results: list[dict], table: MetricTable) -> dict[str, dict[str, dict]]:
+    """Per stream, the headline samples' values of the metrics that are means over samples (``Metric.sample``),
+    keyed as ``sample_outcomes``."""
+    numeric = [m for m in table.metrics if m.sample is not None]
+    out = {}
+    for stream, samples in _by_stream(results).items():
+        out[stream] = {}
+        for r in samples:
+            values = {m.name: table.sample_value(m, r) for m in numeric}
+            out[stream][sample_key(r)] = {name: value for name, value in values.items() if value is not None}
     return out
 
 
@@ -195,9 +210,14 @@ def sample_outcomes(results: list[dict], table: MetricTable) -> dict[str, dict[s
 @dataclass(frozen=True)
 class DropResult:
     metric: str
-    stream: str
-    baseline_stream: str | None
+    subject: str  # "<memory> on <family>" (scope "memory") or the stream id (scope "stream")
     allowed: float
+    scope: str = "memory"
+    memory: str | None = None
+    family: str | None = None
+    streams: tuple[str, ...] = ()  # this run's streams compared
+    baseline_streams: tuple[str, ...] = ()  # their matches in the baseline, in the same order
+    unmatched: int = 0  # streams of the subject without a match in the baseline
     baseline: float | None = None
     current: float | None = None
     p_value: float | None = None  # McNemar, for paired pass/fail metrics
@@ -224,9 +244,33 @@ class DropResult:
             return False
         return self.worsening <= self.allowed + 1e-12 or not self.significant
 
+    @property
+    def min_detectable_drop(self) -> float | None:
+        """For a McNemar-tested metric, the smallest drop that can be significant with these pairs."""
+        return None if self.p_value is None else min_detectable_drop(self.pairs, self.alpha)
+
+    @property
+    def warning(self) -> str | None:
+        """One line when the paired samples are too few for a drop just above the allowed one to ever fail."""
+        if self.p_value is None:
+            return None
+        needed, smallest = fewest_significant_discordant(self.alpha), self.min_detectable_drop
+        if smallest is None:
+            return (f"with {self.pairs} paired samples no drop can be significant at alpha {self.alpha:g} (McNemar "
+                    f"needs at least {needed} discordant pairs): this comparison cannot fail")  # fmt: skip
+        if smallest <= self.allowed + 1e-12:
+            return None
+        return (f"with {self.pairs} paired samples the smallest drop McNemar can detect at alpha {self.alpha:g} is "
+                f"{smallest:.3f} ({needed} of {self.pairs}): a drop above the allowed {self.allowed:g} but below "
+                f"{smallest:.3f} cannot fail")  # fmt: skip
+
+    @property
+    def stream(self) -> str | None:
+        return self.subject if self.scope == "stream" else None
+
     def describe(self) -> str:
-        head = f"{'PASS' if self.passed else 'FAIL'} {self.metric} max drop {self.allowed:g} {self.stream}"
-        if self.baseline_stream is None:
+        head = f"{'PASS' if self.passed else 'FAIL'} {self.metric} max drop {self.allowed:g} {self.subject}"
+        if not self.baseline_streams:
             return f"{head}: no stream of the baseline matches"
         if self.worsening is None:
             return f"{head}: not measured (baseline {self.baseline}, this run {self.current})"
@@ -235,7 +279,21 @@ class DropResult:
             verdict = "significant" if self.significant else "not significant, treated as noise"
             text += (f"; McNemar exact p={self.p_value:.4g} ({verdict} at alpha {self.alpha:g}; "
                      f"{self.worse} pass->fail, {self.better} fail->pass of {self.pairs} paired samples)")  # fmt: skip
+        if self.unmatched:
+            text += f"; {self.unmatched} of {self.unmatched + len(self.streams)} streams have no match in the baseline"
+        if self.warning:
+            text += f"; warning: {self.warning}"
         return text
+
+    def to_json(self) -> dict:
+        return {"metric": self.metric, "scope": self.scope, "subject": self.subject, "memory": self.memory,
+                "family": self.family, "stream": self.stream,
+                "baseline_stream": self.baseline_streams[0] if self.scope == "stream" and self.baseline_streams else None,
+                "streams": list(self.streams), "baseline_streams": list(self.baseline_streams),
+                "unmatched": self.unmatched, "allowed": self.allowed, "baseline": self.baseline,
+                "current": self.current, "worsening": self.worsening, "p_value": self.p_value, "pairs": self.pairs,
+                "worse": self.worse, "better": self.better, "min_detectable_drop": self.min_detectable_drop,
+                "warning": self.warning, "passed": self.passed}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -248,38 +306,61 @@ class Comparison:
         return all(r.passed for r in self.results)
 
     def to_json(self) -> dict:
-        return {
-            "baseline": self.name,
-            "passed": self.passed,
-            "results": [
-                {"metric": r.metric, "stream": r.stream, "baseline_stream": r.baseline_stream, "allowed": r.allowed,
-                 "baseline": r.baseline, "current": r.current, "worsening": r.worsening, "p_value": r.p_value,
-                 "pairs": r.pairs, "worse": r.worse, "better": r.better, "passed": r.passed}
-                for r in self.results
-            ],
-        }  # fmt: skip
+        return {"baseline": self.name, "passed": self.passed, "results": [r.to_json() for r in self.results]}
+
+
+@dataclass(frozen=True)
+class _Side:
+    """One run's side of a comparison: its stream summaries and per-sample outcomes and values."""
+
+    streams: dict[str, dict]
+    outcomes: dict[str, dict]
+    values: dict[str, dict] | None  # None: a baseline saved before per-sample values were stored
+
+    def mean(self, table: MetricTable, metric: Metric, streams: list[str]) -> float | None:
+        """``metric`` over ``streams``, pooled as the summary's per-memory rows are."""
+        if metric.outcome is not None:
+            samples = [o[metric.outcome] for s in streams for o in self.outcomes.get(s, {}).values()
+                       if metric.outcome in o]  # fmt: skip
+        elif metric.sample is not None and self.values is not None:
+            samples = [v[metric.name] for s in streams for v in self.values.get(s, {}).values() if metric.name in v]
+        else:  # a value of a whole stream: the mean over the streams
+            samples = [table.value(metric.name, self.streams[s]) for s in streams]
+            samples = [v for v in samples if v is not None]
+        return sum(float(v) for v in samples) / len(samples) if samples else None
 
 
 def compare(name: str, baseline: dict, summary: dict, results: list[dict], max_drops, alpha: float,
-            table: MetricTable) -> Comparison:  # fmt: skip
-    """Each metric of ``max_drops`` per stream against the matching baseline stream; values are read through
-    ``table`` (the run's metrics, also for baselines saved before summaries carried a "metrics" block)."""
+            table: MetricTable, scope: str = "memory") -> Comparison:  # fmt: skip
+    """Each metric of ``max_drops`` per memory row of the summary (``scope`` "memory") or per stream
+    ("stream") against the baseline's matching streams; values are read through ``table`` (the run's
+    metrics, also for baselines saved before summaries carried a "metrics" block)."""
     base_streams = {s["stream"]: s for s in baseline["summary"]["streams"]}
-    current = sample_outcomes(results, table)
+    theirs = _Side(base_streams, baseline.get("samples") or {}, baseline.get("sample_values"))
+    ours = _Side({s["stream"]: s for s in summary["streams"]}, sample_outcomes(results, table),
+                 sample_values(results, table) if theirs.values is not None else None)  # fmt: skip
+    if scope == "stream":
+        subjects = [(s["stream"], None, None, [s["stream"]]) for s in summary["streams"]]
+    else:
+        subjects = [(f"{r['memory']} on {r['family']}", r["memory"], r["family"], r["streams"])
+                    for r in summary["memories"]]  # fmt: skip
     out = []
-    for stream in summary["streams"]:
-        match = _matching_stream(stream["stream"], base_streams)
+    for subject, memory, family, streams in subjects:
+        matches = [(sid, _matching_stream(sid, base_streams)) for sid in streams]
+        matched = [(sid, match) for sid, match in matches if match is not None]
+        common = {"scope": scope, "memory": memory, "family": family, "streams": tuple(sid for sid, _ in matched),
+                  "baseline_streams": tuple(m for _, m in matched), "unmatched": len(matches) - len(matched),
+                  "alpha": alpha}  # fmt: skip
         for metric_name, allowed in max_drops:
-            lower = metric_name in table.comparable and table.metric(metric_name).better == "lower"
-            if match is None or metric_name not in table.comparable:
-                out.append(DropResult(metric_name, stream["stream"], match, allowed, alpha=alpha, lower_is_better=lower))
+            if not matched or metric_name not in table.comparable:
+                out.append(DropResult(metric_name, subject, allowed, **common))
                 continue
             metric = table.metric(metric_name)
-            paired = {}
-            if metric.outcome:
-                paired = _paired(baseline["samples"].get(match, {}), current.get(stream["stream"], {}), metric.outcome)
-            out.append(DropResult(metric_name, stream["stream"], match, allowed,
-                                  table.value(metric_name, base_streams[match]), table.value(metric_name, stream), alpha=alpha, lower_is_better=lower, **paired))  # fmt: skip
+            paired = _paired(theirs.outcomes, ours.outcomes, matched, metric.outcome) if metric.outcome else {}
+            out.append(DropResult(metric_name, subject, allowed, **common,
+                                  baseline=theirs.mean(table, metric, [m for _, m in matched]),
+                                  current=ours.mean(table, metric, [sid for sid, _ in matched]),
+                                  lower_is_better=metric.better == "lower", **paired))  # fmt: skip
     return Comparison(name, tuple(out))
 
 
@@ -292,8 +373,14 @@ def _matching_stream(stream: str, base_streams: dict) -> str | None:
     return candidates[0] if len(candidates) == 1 else None
 
 
-def _paired(base: dict, ours: dict, outcome: str) -> dict:
-    keys = [k for k in base if k in ours and outcome in base[k] and outcome in ours[k]]
-    worse = sum(base[k][outcome] and not ours[k][outcome] for k in keys)
-    better = sum(ours[k][outcome] and not base[k][outcome] for k in keys)
-    return {"p_value": mcnemar_exact(worse, better), "pairs": len(keys), "worse": worse, "better": better}
+def _paired(base: dict, ours: dict, matched: list[tuple[str, str]], outcome: str) -> dict:
+    """McNemar's exact test on every sample both runs scored, pooled over the matched streams."""
+    worse = better = pairs = 0
+    for stream, match in matched:
+        theirs, mine = base.get(match, {}), ours.get(stream, {})
+        for key in theirs:
+            if key in mine and outcome in theirs[key] and outcome in mine[key]:
+                pairs += 1
+                worse += theirs[key][outcome] and not mine[key][outcome]
+                better += mine[key][outcome] and not theirs[key][outcome]
+    return {"p_value": mcnemar_exact(worse, better), "pairs": pairs, "worse": worse, "better": better}

@@ -1,17 +1,75 @@
 """Collection: test functions that take ``amb_step`` in a module marked ``amb_task(family)`` are
 parametrized with the plan's steps of that family; benchmark items are then put in plan order, and the
-steps whose journaled results stand in a resumed run are deselected (``resume.assess``)."""
+steps whose journaled results stand in a resumed run are deselected (``resume.assess``).
+
+Once every deselection is done (-k, -m, --deselect, --lf, node ids; under xdist, on the controller from the
+first worker's collection) the selection is checked: it may leave out whole streams and read-only steps, never
+some of the learning steps of a stream it runs (``split_streams``). The header lines are printed once, with or
+without xdist, when benchmark steps were collected; a run given ``--amb-*`` options that collected no benchmark
+test says how to run it (``pytest --pyargs <the selected families' packages>``)."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import pytest
 
 from pytest_amb.names import STEP_FIXTURE, TASK_MARKER
 
+WORKER_COLLECTED = "amb_benchmark_collected"  # workeroutput: this worker collected a test taking amb_step
+SHOWN_SPLITS = 3  # streams a split message names
+
+
+@dataclass(frozen=True)
+class Split:
+    """A stream the selection would split: some of its steps are selected, some of its learning steps are not."""
+
+    stream: str
+    selected: int  # its steps that are selected
+    steps: int  # all its steps
+    learning: int  # its learning steps (they update the stream's memory)
+    left_out: int  # learning steps neither selected nor done (a resumed run's standing results)
+
+
+def split_streams(plan, selected, done=frozenset()) -> list[Split]:
+    """The streams of ``plan`` some of whose steps are in ``selected`` (step ids) while some of whose learning
+    steps are neither selected nor ``done``. A learning step needs the memory every learning step before it left,
+    in its own process, and no later step can do without it; a read-only step changes nothing another step reads
+    (so leaving one out, or a whole stream, is safe). Pure."""
+    splits = []
+    for stream in plan.streams:
+        chosen = sum(step.id in selected for step in stream.steps)
+        if not chosen:
+            continue
+        learning = [step for step in stream.steps if step.update]
+        left_out = sum(step.id not in selected and step.id not in done for step in learning)
+        if left_out:
+            splits.append(Split(stream.id, chosen, len(stream.steps), len(learning), left_out))
+    return splits
+
+
+def split_message(splits: list[Split]) -> str:
+    """One line: which streams would be split, and what to do instead."""
+    shown = "; ".join(
+        f"{s.stream} ({s.selected} of its {s.steps} steps selected, {s.left_out} of its {s.learning} learning "
+        "steps left out)"
+        for s in splits[:SHOWN_SPLITS]
+    )
+    more = f" and {len(splits) - SHOWN_SPLITS} more" if len(splits) > SHOWN_SPLITS else ""
+    streams = "1 stream" if len(splits) == 1 else f"{len(splits)} streams"
+    return (
+        f"this selection (-k, -m, --deselect, --lf, node ids) would split {streams}: {shown}{more}. A stream's learning steps (those that update "
+        "its memory) run in order in one process, all of them; only its read-only steps may be left out. Select "
+        f"whole streams (e.g. -k '{splits[0].stream}/'), use --amb-limit=N for a short run, and --amb-resume "
+        "instead of --lf to finish a run that had ERRORs"
+    )
+
 
 class StepCollection:
     def __init__(self, bench):
         self.bench = bench  # session.BenchSession: the plan, the run configuration, where a resume starts
+        self.benchmark_collected = False  # a test taking amb_step was collected (here, or on an xdist worker)
+        self._first_worker_seen = False
 
     def pytest_generate_tests(self, metafunc):
         if STEP_FIXTURE not in metafunc.fixturenames:
@@ -22,6 +80,7 @@ class StepCollection:
                 f"{metafunc.definition.nodeid}: a test taking '{STEP_FIXTURE}' needs a module marker "
                 f"pytestmark = pytest.mark.{TASK_MARKER}('<family>')"
             )
+        self.benchmark_collected = True
         families = self.bench.families
         steps = [s for s in self.bench.plan().steps() if families.get(s.task) == marker.args[0]]
         metafunc.parametrize(STEP_FIXTURE, steps, ids=[s.id for s in steps])
@@ -52,9 +111,54 @@ class StepCollection:
         if empty or done:  # modules of task families this run does not select, and steps already done
             config.hook.pytest_deselected(items=empty + done)
 
+    # -- the final selection ------------------------------------------------------------------------
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_collection_finish(self, session):
+        """After every plugin's deselection (--lf's wrapper runs after this plugin's trylast hook); under xdist
+        the controller checks what its first worker collected instead."""
+        if hasattr(session.config, "workerinput"):
+            return
+        from pytest_amb.plan import Step
+
+        steps = (getattr(item, "callspec", None) and item.callspec.params.get(STEP_FIXTURE) for item in session.items)
+        self._refuse_split(session.config, {step.id for step in steps if isinstance(step, Step)})
+
+    def _refuse_split(self, config, selected: set[str]) -> None:
+        if not selected or config.getoption("collectonly", False):
+            return
+        to_run = self.bench.location.to_run
+        done = frozenset() if to_run is None else {step.id for step in self.bench.plan().steps()} - to_run
+        splits = split_streams(self.bench.plan(), selected, done)
+        if splits:
+            raise pytest.UsageError(split_message(splits))
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_xdist_node_collection_finished(self, node, ids):
+        """xdist's controller collects nothing: it checks the first worker's selection (every worker collects
+        the same, or xdist stops) and prints the header lines, before any step is scheduled."""
+        if self._first_worker_seen:
+            return
+        self._first_worker_seen = True
+        from pytest_amb.scheduling import param_of
+
+        known = {step.id for step in self.bench.plan().steps()}
+        selected = {param for param in map(param_of, ids) if param in known}
+        if not selected:
+            return
+        self.benchmark_collected = True
+        self._refuse_split(self.bench.pytest_config, selected)
+        reporter = self.bench.pytest_config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None:
+            for line in self.header_lines():
+                reporter.write_line(line)
+
+    # -- what the terminal shows --------------------------------------------------------------------
     def pytest_report_collectionfinish(self, config, start_path, items):
         if not any(STEP_FIXTURE in getattr(item, "fixturenames", ()) for item in items):
             return []
+        return self.header_lines()
+
+    def header_lines(self) -> list[str]:
         c = self.bench.config
         parts = [f"{name}={value}" for name, value in c.to_json().items() if value not in (None, [], "")]
         lines = ["amb: " + " ".join(parts)]
@@ -67,6 +171,41 @@ class StepCollection:
         if found is not None:
             lines.append(resume_line(self.bench.location.run_id, found))
         return lines
+
+    def pytest_sessionfinish(self, session):
+        workeroutput = getattr(session.config, "workeroutput", None)
+        if workeroutput is not None:
+            workeroutput[WORKER_COLLECTED] = self.benchmark_collected
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_testnodedown(self, node, error):
+        if getattr(node, "workeroutput", {}).get(WORKER_COLLECTED):
+            self.benchmark_collected = True
+
+    def pytest_terminal_summary(self, terminalreporter):
+        config = self.bench.pytest_config
+        if self.benchmark_collected or hasattr(config, "workerinput"):
+            return
+        if any(str(arg).startswith("--amb-") for arg in config.invocation_params.args):
+            terminalreporter.write_line(pyargs_hint(config, self.bench.config), yellow=True)
+
+
+def pyargs_hint(pytest_config, run_config) -> str:
+    """What to run when ``--amb-*`` options were given where no benchmark test is collected: the same options,
+    collecting the selected task families' test packages by name (``--pyargs``)."""
+    import shlex
+
+    from pytest_amb import registry
+    from pytest_amb.redaction import redact
+
+    given = pytest_config.args if pytest_config.args_source == pytest_config.ArgsSource.ARGS else []
+    options = [str(a) for a in pytest_config.invocation_params.args if str(a) not in given and str(a) != "--pyargs"]
+    packages = list(dict.fromkeys(registry.family_package(name) for name in run_config.families))
+    command = redact(shlex.join(["pytest", "--pyargs", *packages, *options]))
+    return (
+        f"amb: no benchmark test was collected in {pytest_config.invocation_params.dir}, though --amb-* options were "
+        f"given; collect the benchmark's tests by package name: {command}"
+    )
 
 
 def resume_line(run_id: str, found) -> str:

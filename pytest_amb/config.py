@@ -54,7 +54,7 @@ class RunConfig:
     memory_overrides: dict = field(default_factory=dict)
     params: ModeParams = field(default_factory=ModeParams)
     task_options: dict[str, dict] = field(default_factory=dict)  # selected family -> its own options' values
-    sources: dict[str, str] = field(default_factory=dict, compare=False)  # option -> cli/env/ini/default
+    sources: dict[str, str] = field(default_factory=dict, compare=False)  # option -> cli/env/ini/default/path
 
     @property
     def uses_oracle(self) -> bool:
@@ -132,7 +132,22 @@ def _list(value: str | None) -> list[str]:
     return [part.strip() for part in (value or "").split(",") if part.strip()]
 
 
-def resolve(raw: dict[str, RawValue], rootdir: Path) -> RunConfig:
+def named_families(pytest_config) -> dict[str, str]:
+    """The task families whose folders the command line's own arguments name (not ``testpaths``): family ->
+    the argument (``registry.families_named``)."""
+    if pytest_config.args_source != pytest_config.ArgsSource.ARGS:
+        return {}
+    from pytest_amb import registry
+
+    return registry.families_named(pytest_config.args, pytest_config.invocation_params.dir,
+                                   bool(pytest_config.getoption("pyargs", False)))  # fmt: skip
+
+
+def resolve(raw: dict[str, RawValue], rootdir: Path, named: dict[str, str] | None = None) -> RunConfig:
+    """``named``: the task families whose folders the command line names (``named_families``). With --amb-task
+    at its default they are the run's tasks (the path says what to run); a --amb-task that was set must select
+    at least one of them (naming several modules and selecting one family's task is fine)."""
+
     def fail(name: str, message: str):
         raise ConfigError(f"{describe(options.spec(name), raw[name].source)}: {message}")
 
@@ -170,7 +185,11 @@ def resolve(raw: dict[str, RawValue], rootdir: Path) -> RunConfig:
 
     from pytest_amb.tasks import TaskNameError
 
+    named = named or {}
     task_names = _list(raw["task"].value)
+    task_source = raw["task"].source
+    if named and task_source == "default" and list(named) != task_names:
+        task_names, task_source = list(named), "path"
     if not task_names:
         fail("task", "empty; name at least one task")
     tasks = []
@@ -178,7 +197,15 @@ def resolve(raw: dict[str, RawValue], rootdir: Path) -> RunConfig:
         try:
             tasks.append(registry.catalog().resolve(name, data_dir))
         except TaskNameError as exc:
+            if task_source == "path":
+                raise ConfigError(f"{named[name]} selects the task '{name}': {exc}") from None
             fail("task", str(exc))
+    unselected = [family for family in named if family not in {t.family for t in tasks}]
+    if named and len(unselected) == len(named):  # nothing the command line names would run: "0 selected"
+        wanted = ",".join(unselected)
+        fail("task", f"'{raw['task'].value}' runs no step of {', '.join(named[f] for f in unselected)} (task family "
+                     f"{', '.join(repr(f) for f in unselected)}): --amb-task={wanted} would, or "
+                     f"--amb-task={','.join([*task_names, *unselected])} to run them together")  # fmt: skip
 
     seeds = []
     for part in _list(raw["seed"].value):
@@ -297,5 +324,5 @@ def resolve(raw: dict[str, RawValue], rootdir: Path) -> RunConfig:
         memory_overrides=memory_overrides,
         params=params,
         task_options=task_options,
-        sources={name: value.source for name, value in raw.items()},
+        sources={name: value.source for name, value in raw.items()} | {"task": task_source},
     )

@@ -6,6 +6,7 @@ One engine per pytest process. Nothing here is created in runs that collect no b
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -41,6 +42,8 @@ from pytest_amb.stream_memory import (
     Watched,
 )
 from pytest_amb.tasks import TaskContext
+
+REFERENCE_SERVICE, CONTAINER_SERVICE, EMBEDDER_SERVICE = "reference", "containers", "embedder"
 
 # Problems outside the agent's control: reported as ERRORs, never as wrong answers.
 _OUTSIDE = (LLMError, JudgeError, EmbedderError, OSError)
@@ -120,7 +123,7 @@ class Engine:
         """A harness service a task family asked for by name (``TaskFamily.services``)."""
         if name == "judge_llm":
             return self._judge_llm()
-        if name == "containers":
+        if name == CONTAINER_SERVICE:
             if self._containers is None:
                 from pytest_amb.containers.service import ContainerService
 
@@ -157,6 +160,32 @@ class Engine:
                 f"task '{source.name}' could not be set up ({type(built).__name__}: {built})"
             ) from built
         return built[name]
+
+    def warm_up(self) -> list[tuple[str, Callable[[], str]]]:
+        """What this process's first steps would load, as (what, load) in loading order; ``load()`` loads it now
+        and returns what it found (a short phrase). Loading early changes only when the time is spent: a failure
+        is kept where the steps meet it (the embedder is tried again, the container engine is not)."""
+        loaders = {REFERENCE_SERVICE: self._load_reference, CONTAINER_SERVICE: self._load_containers,
+                   EMBEDDER_SERVICE: self._load_embedder}  # fmt: skip
+        return [(label, loaders[name]) for name, label in services_to_load(self.config)]
+
+    def _load_reference(self) -> str:
+        from urllib.parse import urlsplit
+
+        return f"on {urlsplit(self._reference_url()).netloc}"
+
+    def _load_containers(self) -> str:
+        from pytest_amb.containers.engine import EngineUnavailable
+
+        try:
+            engine = self.service(CONTAINER_SERVICE).engine()
+        except EngineUnavailable:
+            return "none answered: the steps that need one are skipped (the results say how to get one)"
+        return f"{engine.name} at {engine.url}"
+
+    def _load_embedder(self) -> str:
+        self.embedder()
+        return "loaded"
 
     def embedder(self):
         if self._embedder is None:
@@ -363,6 +392,29 @@ class Engine:
         if self._reference is not None:
             self._reference.stop()
             self._reference = None
+
+
+def services_to_load(config: RunConfig) -> list[tuple[str, str]]:
+    """(service, label) of what an engine loads on first use for this run, slowest last: the reference server
+    when a model, the judge or a memory's model is the reference model; the container engine when a selected
+    family declares that service; the embedding model when a selected memory embeds."""
+    memories = [registry.memory_class(name) for name in config.memories]
+    models = {config.judge_model} | (set() if config.uses_oracle else {config.model})
+    for name, cls in zip(config.memories, memories):
+        if cls.needs_llm:  # as _memory_llm: the oracle writes no prompts, the reference model does
+            model = (config.memory_overrides.get(name) or {}).get("model") or config.model
+            models.add(REFERENCE_MODEL if model == ORACLE_MODEL else model)
+    out = []
+    if REFERENCE_MODEL in models:
+        out.append((REFERENCE_SERVICE, "reference model"))
+    if any(CONTAINER_SERVICE in registry.family(family).services for family in config.families):
+        out.append((CONTAINER_SERVICE, "container engine"))
+    if any(cls.needs_embedder for cls in memories):
+        from pytest_amb.embedding import BUNDLED_NAME
+
+        bundled = " (bundled)" if config.embedding_model == BUNDLED_NAME else ""
+        out.append((EMBEDDER_SERVICE, f"embedding model {config.embedding_model}{bundled}"))
+    return out
 
 
 def _unavailable(task) -> str | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from pytest_amb.names import SESSION_PLUGIN
+from pytest_amb.names import RESULT_KEY, SESSION_PLUGIN, SKIPPED_KEY
 
 
 def _bench(config):
@@ -14,13 +14,11 @@ def _bench(config):
 
 @pytest.fixture(scope="session")
 def amb_engine(request):
-    """The process-wide engine: LLM clients, tasks and one memory per stream, created on first use."""
-    from pytest_amb.engine import Engine
-
+    """The process-wide engine: LLM clients, tasks and one memory per stream, created on first use (or by the
+    warm-up before the first step, ``progress``)."""
     bench = _bench(request.config)
-    engine = Engine(bench.config, bench.plan(), checkpoints=bench.run_path / "checkpoints")
-    yield engine
-    engine.close()
+    yield bench.engine()
+    bench.close_engine()
 
 
 @pytest.fixture
@@ -28,7 +26,8 @@ def amb_step_result(request, amb_engine, amb_step):
     """Runs the step and returns its StepResult. A step that produced no verdict (endpoint down,
     harness crash, broken stream order) raises here, so pytest reports an ERROR, not a failure. What pytest
     prints (and writes into JUnit XML) per step is redacted and at most ``storage.FAILURE_LIMIT`` characters:
-    the error message, and the explanation a test module puts in its ``assert``."""
+    the error message, and the explanation a test module puts in its ``assert``. A wrong answer that fails that
+    ``assert`` is reported as UNSOLVED, not as a failure (``outcomes``)."""
     from pytest_amb.engine import INFRASTRUCTURE_ERRORS
     from pytest_amb.interfaces import EnvironmentUnavailable
     from pytest_amb.redaction import redact
@@ -38,7 +37,10 @@ def amb_step_result(request, amb_engine, amb_step):
     try:
         result = amb_engine.run(amb_step)
     except EnvironmentUnavailable as exc:  # e.g. no container engine: this task's steps are skipped, the run goes on
-        pytest.skip(failure_text(str(exc)))
+        reason = failure_text(str(exc))
+        family = _bench(request.config).families.get(amb_step.task, amb_step.task)
+        request.node.stash[SKIPPED_KEY] = {"family": family, "reason": reason}  # for the results (session)
+        pytest.skip(reason)
     except Exception as exc:  # noqa: BLE001 (the step could not start: broken stream order, unloadable model, ...)
         kind = "infrastructure" if isinstance(exc, INFRASTRUCTURE_ERRORS) else "harness"
         result = StepResult(
@@ -46,8 +48,6 @@ def amb_step_result(request, amb_engine, amb_step):
             status=ERROR,
             error={"kind": kind, "type": type(exc).__name__, "message": redact(str(exc))},
         )
-    from pytest_amb.session import RESULT_KEY
-
     payload = result.to_json()
     request.node.stash[RESULT_KEY] = payload
     for name in ("task", "sample_id", "phase", "memory_op"):

@@ -54,13 +54,19 @@ def pytest_configure(config):
         bench.plan()
         bench.prepare_run()
         known = known_table()
-        bench.gates = [gates.parse(text, [m.name for m in known.metrics]) for text in config.getoption("amb_gate") or []]
+        metric_names = [m.name for m in known.metrics]
+        bench.gates = [gates.parse(text, metric_names) for text in config.getoption("amb_gate") or []]
         bench.baseline_request = baseline.request_from(raw, config.rootpath, known.comparable)
         if bench.baseline_request.compare and not hasattr(config, "workerinput"):
             bench.baseline = baseline.load(bench.baseline_request, run_config)
     except (PlanError, DataError, ResumeError, gates.GateError, baseline.BaselineError) as exc:
         raise pytest.UsageError(str(exc)) from None
     config.pluginmanager.register(bench, SESSION_PLUGIN)
+    from pytest_amb.outcomes import StepOutcomes
+    from pytest_amb.progress import Progress
+
+    config.pluginmanager.register(StepOutcomes(run_config.fail_unsolved), "amb-step-outcomes")
+    config.pluginmanager.register(Progress(bench), "amb-progress")
     from pytest_amb.collection import StepCollection
 
     config.pluginmanager.register(StepCollection(bench), "amb-step-collection")

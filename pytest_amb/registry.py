@@ -13,6 +13,8 @@ follow each entry's ``order`` (default 0, so a package's own entries come before
 from __future__ import annotations
 
 import importlib
+import importlib.util
+from collections.abc import Iterable
 from functools import cache
 from importlib.metadata import entry_points
 from pathlib import Path
@@ -141,6 +143,51 @@ def option_specs() -> list:
             owners[spec.name] = family.name
             specs.append(spec)
     return specs
+
+
+def _family_module(name: str):
+    """The module of a family's entry point (already imported when the family was loaded)."""
+    return importlib.import_module(_entry_points(TASKS)[name].partition(":")[0])
+
+
+def family_folder(name: str) -> Path:
+    """A family's folder: its entry point module's folder (where its test module lives)."""
+    return Path(_family_module(name).__file__).resolve().parent
+
+
+def family_package(name: str) -> str:
+    """The package holding a family's test module, as ``pytest --pyargs`` takes it."""
+    module = _family_module(name)
+    return module.__spec__.parent or module.__name__
+
+
+def families_named(args: Iterable[str], invocation_dir: Path, pyargs: bool) -> dict[str, str]:
+    """The task families whose folder a command-line argument names (the folder, or a file or node id inside it;
+    with ``--pyargs``, a package or module inside it), each with the first argument naming it. A folder that
+    holds several families' folders names none of them."""
+    folders = {name: family_folder(name) for name in task_families()}
+    named: dict[str, str] = {}
+    for arg in args:
+        path = _argument_path(arg.split("::")[0], Path(invocation_dir), pyargs)
+        inside = [name for name, folder in folders.items() if path == folder or folder in path.parents]
+        if inside:
+            named.setdefault(max(inside, key=lambda name: len(folders[name].parts)), arg)
+    return named
+
+
+def _argument_path(target: str, invocation_dir: Path, pyargs: bool) -> Path:
+    """The file or folder a collection argument stands for (pytest's reading: with ``--pyargs`` a module name
+    when one is importable, else a path)."""
+    if pyargs:
+        try:
+            spec = importlib.util.find_spec(target)
+        except (ImportError, ValueError):
+            spec = None
+        if spec is not None and spec.submodule_search_locations:
+            return Path(next(iter(spec.submodule_search_locations))).resolve()
+        if spec is not None and spec.origin:
+            return Path(spec.origin).resolve()
+    return (invocation_dir / target).resolve()
 
 
 def resolve(name: str, data_dir: Path | None) -> TaskSource:

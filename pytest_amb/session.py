@@ -11,10 +11,10 @@ from datetime import UTC, datetime
 import pytest
 
 from pytest_amb.config import RunConfig
-from pytest_amb.names import REPORT_ATTRIBUTE
+from pytest_amb.names import REPORT_ATTRIBUTE, RESULT_KEY, SKIP_ATTRIBUTE, SKIPPED_KEY
 
-RESULT_KEY = pytest.StashKey[dict]()  # the step result the fixture hands to the report hook
 _ATTACHED_KEY = pytest.StashKey[bool]()
+UNSOLVED_SHOWN = 10  # unsolved samples listed without -v
 
 
 class BenchSession:
@@ -34,8 +34,12 @@ class BenchSession:
         self.plots: list = []  # report.plots.Plot
         self.plot_error: str | None = None
         self.saved_baseline = None
-        self.verdicts: dict[str, str] = {}  # nodeid -> passed / failed / error, of benchmark steps
-        self.other_failures = 0  # failed or errored reports that are not a benchmark step's wrong answer
+        # Failed or errored reports. A wrong answer is not one (it is UNSOLVED, outcome passed), unless
+        # --amb-fail-unsolved made it a failed test: then it fails the run like any other.
+        self.failures = 0
+        self.unsolved: list[dict] = []  # this session's step results with a wrong answer (status "failed")
+        self.skipped: dict[tuple[str, str], int] = {}  # (family, reason) -> steps skipped for it
+        self._engine = None
 
     # -- what the run is ----------------------------------------------------------------------------
     def plan(self):
@@ -66,6 +70,19 @@ class BenchSession:
     def run_path(self):
         return self.location.path
 
+    def engine(self):
+        """This process's engine (``engine.Engine``), created on first use: by the warm-up or the first step."""
+        if self._engine is None:
+            from pytest_amb.engine import Engine
+
+            self._engine = Engine(self.config, self.plan(), checkpoints=self.run_path / "checkpoints")
+        return self._engine
+
+    def close_engine(self) -> None:
+        if self._engine is not None:
+            self._engine.close()
+            self._engine = None
+
     @property
     def summary(self) -> dict | None:
         return self.outcome.summary if self.outcome else None
@@ -90,18 +107,25 @@ class BenchSession:
         if payload is not None and not item.stash.get(_ATTACHED_KEY, False):
             setattr(report, REPORT_ATTRIBUTE, payload)  # the setup report: journaled even if the process dies next
             item.stash[_ATTACHED_KEY] = True
+        skipped = item.stash.get(SKIPPED_KEY, None)
+        if skipped is not None and report.skipped:
+            setattr(report, SKIP_ATTRIBUTE, skipped)
         return report
 
     def pytest_runtest_logreport(self, report):
         if hasattr(self.pytest_config, "workerinput"):
             return
+        if report.failed:
+            self.failures += 1
+        skipped = getattr(report, SKIP_ATTRIBUTE, None)
+        if skipped is not None:
+            key = (skipped["family"], skipped["reason"])
+            self.skipped[key] = self.skipped.get(key, 0) + 1
         payload = getattr(report, REPORT_ATTRIBUTE, None)
-        if payload is not None:
-            self.verdicts[report.nodeid] = payload["status"]
-        if report.failed and self.verdicts.get(report.nodeid) != "failed":
-            self.other_failures += 1  # an ERROR step, a crash, or a test that is not a benchmark step
         if payload is None:
             return
+        if payload["status"] == "failed":
+            self.unsolved.append(payload)
         if self.journal is None:
             self._start_journal()
         self.journal.append(payload)
@@ -136,7 +160,7 @@ class BenchSession:
     # -- the end (controller only) --------------------------------------------------------------------
     @pytest.hookimpl(tryfirst=True)
     def pytest_sessionfinish(self, session, exitstatus):
-        if not self.results or hasattr(self.pytest_config, "workerinput"):
+        if hasattr(self.pytest_config, "workerinput") or not (self.results or self.skipped):
             return
         from pytest_amb import resume, verdict
 
@@ -150,9 +174,14 @@ class BenchSession:
             "reference_model": self.config.uses_reference_model,
             "stream_order": [stream.id for stream in self.plan().streams],
             "partial": self._partial(found),
-        }
+            "skipped": [{"family": family, "steps": steps, "reason": reason}
+                        for (family, reason), steps in self.skipped.items()],
+            "families": self.families,
+        }  # fmt: skip
         table = self.table
-        self.outcome = verdict.conclude(found.results, run, table, self.gates, self.baseline_request, self.baseline)
+        self.outcome = verdict.conclude(found.results, run, table, self.gates, self.baseline_request, self.baseline,
+                                        reference_memory=self.config.reference_memory,
+                                        gate_scope=self.config.gate_scope)  # fmt: skip
         self.journal.write_summary(self.outcome.summary)
         if self.baseline_request is not None and self.baseline_request.save:
             from pytest_amb import baseline
@@ -162,7 +191,10 @@ class BenchSession:
         self.plots = self._write_plots()
         if not found.missing:  # complete: the last checkpoint of each stream is enough
             resume.prune_checkpoints(self.run_path / "checkpoints")
-        session.exitstatus = verdict.exit_status(session.exitstatus, self.other_failures, self.outcome,
+        from pytest_amb import junit
+
+        junit.record(self.pytest_config, self.outcome)  # before the junitxml plugin writes its file
+        session.exitstatus = verdict.exit_status(session.exitstatus, self.failures, self.outcome,
                                                  nothing_to_do=self.nothing_to_do)  # fmt: skip
 
     @property
@@ -208,19 +240,63 @@ class BenchSession:
             self.plot_error = f"{type(exc).__name__}: {exc}"
             return []
 
+    # Outermost wrapper: its part after the yield runs last, after the terminal reporter's short test summary,
+    # so the results are the last thing before pytest's final line.
+    @pytest.hookimpl(wrapper=True, tryfirst=True)
     def pytest_terminal_summary(self, terminalreporter):
-        if self.outcome is None:
-            return
+        result = yield
+        verbose = self.pytest_config.option.verbose > 0
+        if self.unsolved:
+            self._write_unsolved(terminalreporter, verbose)
+        if self.outcome is not None:
+            self._write_results(terminalreporter, verbose)
+        return result
+
+    def _write_unsolved(self, terminalreporter, verbose: bool) -> None:
+        from pytest_amb.outcomes import one_line
+
+        order = {stream.id: n for n, stream in enumerate(self.plan().streams)}
+        unsolved = sorted(self.unsolved, key=lambda r: (order.get(r["step"]["stream"], len(order)),
+                                                        r["step"]["stream"], r["step"]["position"]))  # fmt: skip
+        shown = unsolved if verbose else unsolved[:UNSOLVED_SHOWN]
+        width = _terminal_width(terminalreporter)
+        what = "failed tests, by --amb-fail-unsolved" if self.config.fail_unsolved else "results, not test failures"
+        terminalreporter.write_sep("=", f"unsolved: {len(unsolved)} samples the agent got wrong ({what})")
+        for result in shown:
+            line = f"{result['step']['id']}: {one_line(result.get('explanation') or '') or 'no explanation'}"
+            terminalreporter.write_line(line if len(line) < width else line[: width - 2] + "…")
+        if len(shown) < len(unsolved):
+            terminalreporter.write_line(f"… and {len(unsolved) - len(shown)} more (all with -v; every one in "
+                                        "steps.jsonl and the HTML report)")  # fmt: skip
+
+    def _write_results(self, terminalreporter, verbose: bool) -> None:
         from pytest_amb.report.terminal import closing_lines, render
 
-        terminalreporter.section("AgentMemoryBench")
+        terminalreporter.write_sep("=", "AgentMemoryBench")
         if self.nothing_to_do:
             terminalreporter.write_line(f"amb: run {self.location.run_id} is complete: nothing to do", green=True)
-        for line in render(self.summary, self.table):
+        for line in render(self.summary, self.table, **_verbose_keyword(render, verbose)):
             terminalreporter.write_line(line)
-        for text, colour in closing_lines(self.outcome, self.saved_baseline, self.plots, self.plot_error):
+        closing = closing_lines(self.outcome, self.saved_baseline, self.plots, self.plot_error,
+                                **_verbose_keyword(closing_lines, verbose))  # fmt: skip
+        for text, colour in closing:
             terminalreporter.write_line(text, **colour)
 
     def pytest_unconfigure(self, config):
+        self.close_engine()
         if self.journal is not None:
             self.journal.close()
+
+
+def _verbose_keyword(function, verbose: bool) -> dict:
+    """``{"verbose": verbose}`` for a report function that takes it (report/terminal.py gains the keyword)."""
+    import inspect
+
+    return {"verbose": verbose} if "verbose" in inspect.signature(function).parameters else {}
+
+
+def _terminal_width(terminalreporter) -> int:
+    import shutil
+
+    width = getattr(getattr(terminalreporter, "_tw", None), "fullwidth", None)
+    return width if isinstance(width, int) and width > 0 else shutil.get_terminal_size().columns

@@ -49,6 +49,11 @@ def curve_block(successes: list[bool]) -> dict:
     }
 
 
+def agent_turns(result: dict) -> float:
+    """AS of one sample: the number of assistant messages (agent turns) in its transcript."""
+    return float(sum(m.get("role") == "assistant" for m in result["transcript"]))
+
+
 def success_aggregate(results: list[dict]) -> dict:
     """ASR and AS (spec §8.1) over the scored samples among ``results``, overall and per sample type.
 
@@ -60,14 +65,14 @@ def success_aggregate(results: list[dict]) -> dict:
     samples = scored(results)
 
     def block(items: list[dict]) -> dict:
-        turns = [sum(m.get("role") == "assistant" for m in r["transcript"]) for r in items]
+        turns = [agent_turns(r) for r in items]
         wins = sum(bool(r["success"]) for r in items)
         return {
             "n": len(items),
             "asr": wins / len(items) if items else None,
             "asr_ci95": wilson(wins, len(items)),
             "as": sum(turns) / len(turns) if turns else None,
-            "as_ci95": mean_interval([float(t) for t in turns]),
+            "as_ci95": mean_interval(turns),
         }
 
     by_type: dict[str, list[dict]] = {}

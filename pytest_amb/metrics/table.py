@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 FORMATS = ("percent", "number", "turns", "points", "signed", "percent_value")
 PASS_FAIL = "success"  # the per-sample outcome every task has: the task's verdict
+SHORT_LIMIT = 24
 
 
 @dataclass(frozen=True)
@@ -27,12 +28,26 @@ class Metric:
     outcome: str | None = None  # the per-sample pass/fail outcome this is a rate of (paired McNemar comparison)
     column: bool = True  # a column of the metric table; else shown on its aggregate's lines
     description: str = ""  # one line for the legend
+    short: str = ""  # a gloss for a one-line legend, at most SHORT_LIMIT characters ("success rate")
+    # The value one step result contributes when the metric is a mean over samples (F1 of an answer, turns of
+    # a sample); None where it does not apply. Pass/fail rates name their ``outcome`` instead.
+    sample: Callable[[dict], float | None] | None = None
 
     def __post_init__(self):
         if self.format not in FORMATS:
             raise ValueError(f"metric '{self.name}': format '{self.format}' is not one of {', '.join(FORMATS)}")
         if self.better not in ("higher", "lower", None):
             raise ValueError(f"metric '{self.name}': better must be 'higher', 'lower' or None")
+        if len(self.short) > SHORT_LIMIT:
+            raise ValueError(f"metric '{self.name}': short '{self.short}' is longer than {SHORT_LIMIT} characters")
+        if self.outcome is not None and self.sample is not None:
+            raise ValueError(f"metric '{self.name}': a rate of an outcome has no other per-sample value; "
+                             "declare outcome or sample, not both")  # fmt: skip
+
+    @property
+    def per_sample(self) -> bool:
+        """A mean over samples (pooled over a memory's samples), not a value of a whole stream."""
+        return self.outcome is not None or self.sample is not None
 
     def show(self, value: float | None) -> str:
         return show(value, self.format)
@@ -101,6 +116,23 @@ class MetricTable:
 
     def metric(self, name: str) -> Metric:
         return next(m for m in self.metrics if m.name == name)
+
+    def outcome(self, name: str) -> SampleOutcome:
+        for outcome in self.outcomes:
+            if outcome.name == name:
+                return outcome
+        raise KeyError(f"no aggregate of the table declares the per-sample outcome '{name}'")
+
+    def sample_value(self, metric: Metric, result: dict) -> float | None:
+        """One step result's value of a per-sample metric: its outcome as 1/0, or ``metric.sample``; None
+        where it does not apply (or the metric is a value of a whole stream)."""
+        if metric.outcome is not None:
+            passed = self.outcome(metric.outcome).of(result)
+            return None if passed is None else float(bool(passed))
+        if metric.sample is not None:
+            value = metric.sample(result)
+            return None if value is None else float(value)
+        return None
 
     def value(self, name: str, stream: dict) -> float | None:
         for aggregate in self.aggregates:

@@ -92,11 +92,14 @@ REPAIR = Aggregate(
     ),
     metrics=(
         Metric("rg", "RG", lambda b: b["full"]["rg"], "points", column=False,
-               description="repair gain: success after right feedback minus after wrong feedback"),
+               description="repair gain: success after right feedback minus after wrong feedback",
+               short="repair gain"),
         Metric("er", "ER", lambda b: b["full"]["er"], "points", better=None, column=False,
-               description="error rate change: how far wrong feedback moved success (ours; 0 = robust)"),
+               description="error rate change: how far wrong feedback moved success (ours; 0 = robust)",
+               short="wrong-feedback effect"),
         Metric("nr", "NR", lambda b: b["full"]["nr"], "points", column=False,
-               description="net repair: success after a wrong-then-right feedback cycle minus before (ours)"),
+               description="net repair: success after a wrong-then-right feedback cycle minus before (ours)",
+               short="net repair"),
     ),
     lines=_repair_lines,
 )  # fmt: skip

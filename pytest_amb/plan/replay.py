@@ -92,7 +92,8 @@ FORGETTING = Aggregate(
     compute=lambda primary, results: forgetting(results) if any(r["step"]["phase"] == REPLAY for r in results) else None,
     metrics=(
         Metric("fr", "FR", lambda b: b["fr"], "percent_value", better="lower", column=False,
-               description="forgetting rate: % of later replay tests failed on samples solved right after learning"),
+               description="forgetting rate: % of later replay tests failed on samples solved right after learning",
+               short="forgetting rate"),
     ),
     lines=_replay_lines,
 )  # fmt: skip

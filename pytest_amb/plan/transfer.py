@@ -106,7 +106,8 @@ FORWARD_TRANSFER = Aggregate(
     ),
     metrics=(
         Metric("ftg", "FTG", lambda b: b["ftg"], "signed", column=False,
-               description="forward transfer gain: change of a later sample's reward once the one before is learned"),
+               description="forward transfer gain: change of a later sample's reward once the one before is learned",
+               short="forward transfer gain"),
     ),
     lines=_forward_lines,
 )  # fmt: skip

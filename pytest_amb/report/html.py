@@ -15,12 +15,31 @@ from html import escape
 
 from pytest_amb.names import REPORT_ATTRIBUTE
 from pytest_amb.redaction import redact
-from pytest_amb.report.terminal import points, render
+from pytest_amb.report.results import (
+    DEFINITIONS,
+    Block,
+    blocks,
+    contrasts,
+    difference_interval_text,
+    difference_text,
+    evidence_text,
+    gloss,
+    interval_text,
+    legend_metrics,
+    p_text,
+    value_text,
+)
+from pytest_amb.report.terminal import render, transfer_gain_text
 from pytest_amb.storage import cut_text
 
-COLUMNS = (("task", "Task"), ("memory", "Memory"), ("mode", "Mode"), ("phase", "Phase"),
+COLUMNS = (("outcome", "Outcome"), ("task", "Task"), ("memory", "Memory"), ("mode", "Mode"), ("phase", "Phase"),
            ("reward", "Reward"), ("steps", "Steps"), ("tokens", "Tokens"))  # fmt: skip
+# A sample's verdict in the terminal's words; pytest-html's Result says "Passed" for a wrong answer too (an
+# unsolved sample is a result, not a failed test)
+OUTCOMES = {"passed": "solved", "failed": "unsolved", "error": "error"}
 FIRST_COLUMN = 2  # after pytest-html's Result and Test columns
+COLLAPSE_INI = "render_collapsed"  # pytest-html's ini: the outcomes whose rows open collapsed
+PYTEST_HTML_COLLAPSED = "passed"  # its default, which leaves a wrong answer's row (a passed test too) open
 LONG_TEXT = 12_000  # longer texts are shortened (a journaled record's are already, at storage.TEXT_LIMIT)
 
 
@@ -31,6 +50,8 @@ class HtmlReport:
 
     def pytest_html_report_title(self, report):
         report.title = f"AgentMemoryBench: {self.bench.config.mode} mode, {', '.join(self.bench.config.memories)}"
+        if report.config.getini(COLLAPSE_INI) == PYTEST_HTML_COLLAPSED:  # not chosen by the user (or chosen alike)
+            report.set_data("renderCollapsed", ["all"])  # every step's row opens its detail panel on a click
 
     def pytest_html_results_table_header(self, cells):
         cells[FIRST_COLUMN:FIRST_COLUMN] = [
@@ -41,7 +62,9 @@ class HtmlReport:
         payload = self.payloads.get(report.nodeid)
         values = row_values(payload, self.bench.config.mode) if payload else {key: "" for key, _ in COLUMNS}
         cells[FIRST_COLUMN:FIRST_COLUMN] = [
-            f'<td class="col-{key}">{escape(str(values[key]))}</td>' for key, _ in COLUMNS
+            f'<td class="col-{key}{f" amb-{values[key]}" if key == "outcome" and values[key] else ""}">'
+            f"{escape(str(values[key]))}</td>"
+            for key, _ in COLUMNS
         ]
 
     def pytest_runtest_logreport(self, report):
@@ -64,6 +87,9 @@ def row_values(payload: dict, mode: str) -> dict:
     step = payload["step"]
     reward = payload.get("reward")
     return {
+        "outcome": OUTCOMES.get(payload["status"], "")
+        if step.get("kind") == "sample" or payload["status"] == "error"
+        else "",
         "task": step["task"],
         "memory": (payload.get("provenance") or {}).get("memory", ""),
         "mode": mode,
@@ -154,7 +180,25 @@ def _details(title: str, body: str, open_: bool = False) -> str:
 
 # -- the run ----------------------------------------------------------------------------------------------
 def summary_html(summary: dict, table, gate_results: list, plots: list, comparison) -> str:
-    parts = [STYLE, '<div class="amb-summary"><h2>AgentMemoryBench</h2>', _metric_table(summary, table)]
+    """The run's summary at the top of the report: the per-memory tables and the paired differences (the
+    same blocks and number texts as the terminal), then gates, plots and the per-stream details."""
+    found = blocks(summary, table)
+    parts = [STYLE, '<div class="amb-summary"><h2>AgentMemoryBench</h2>', _preamble(summary)]
+    parts += [_block_table(block) for block in found]
+    for skipped in summary.get("skipped") or []:
+        parts.append(f'<p class="amb-note amb-skipped">{escape(skipped["family"])}: skipped ({skipped["steps"]} steps): '
+                     f"{escape(str(skipped['reason']))}</p>")  # fmt: skip
+    for gain in summary.get("transfer_gains") or []:
+        parts.append(f'<p class="amb-note">{escape(transfer_gain_text(gain))}</p>')
+    parts.append(_differences_table(contrasts(summary, found)))
+    shown = legend_metrics(found, table)
+    if shown:
+        parts.append(
+            f'<p class="amb-legend">{escape(" · ".join(gloss(m) for m in shown))}<br>{escape(DEFINITIONS)}</p>'
+        )
+    totals = summary["totals"]
+    parts.append(f"<p>steps: {totals['steps']} — {totals['passed']} solved, {totals['failed']} unsolved, "
+                 f"{totals['errors']} errors (endpoint or harness, never counted as answers)</p>")  # fmt: skip
     if gate_results:
         rows = "".join(
             f'<li class="{"amb-pass" if r.passed else "amb-fail"}">{escape(r.describe())}</li>' for r in gate_results
@@ -170,26 +214,82 @@ def summary_html(summary: dict, table, gate_results: list, plots: list, comparis
         data = base64.b64encode(plot.png.read_bytes()).decode("ascii")
         parts.append(f'<figure><img class="amb-plot" alt="{escape(plot.title)}" src="data:image/png;base64,{data}">'
                      f"<figcaption>{escape(plot.title)} ({escape(plot.svg.name)} in the run directory)</figcaption></figure>")  # fmt: skip
-    parts.append(_details("Full terminal summary", f"<pre>{escape(chr(10).join(render(summary, table)))}</pre>"))
+    parts.append("<h3>Per stream</h3>" + _stream_table(summary, table))
+    terminal = chr(10).join(render(summary, table, verbose=True))
+    parts.append(_details("Full terminal summary", f"<pre>{escape(terminal)}</pre>"))
     parts.append("</div>")
     return "".join(parts)
 
 
-def _metric_table(summary: dict, table) -> str:
+def _preamble(summary: dict) -> str:
+    parts = []
+    if (summary.get("config") or {}).get("model") == "oracle":
+        parts.append("<p><b>Oracle</b>: the gold solutions were replayed; these numbers check the environment, "
+                     "not an agent.</p>")  # fmt: skip
+    elif summary.get("reference_model"):
+        parts.append(
+            "<p><b>Reference model</b>: deterministic, no LLM; these numbers test the harness, not an agent.</p>"
+        )
+    parts.append(f"<p>mode: {escape(str(summary.get('mode')))}</p>")
+    partial = summary.get("partial")
+    if partial:
+        parts.append(f'<p class="amb-fail">PARTIAL: {partial["missing"]} of {partial["steps"]} steps have no result; '
+                     f"finish it with <code>{escape(partial['command'])}</code></p>")  # fmt: skip
+    return "".join(parts)
+
+
+def _cells(values, tag: str = "td") -> str:
+    return "".join(f"<{tag}>{escape(str(v))}</{tag}>" for v in values)
+
+
+def _block_table(block: Block) -> str:
+    head = ["memory", "n"]
+    if block.headline is not None:
+        head += [block.headline.label, "95% CI"]
+    head += [s.label for s in block.columns] + ["errors", "tokens", "wall"]
+    rows = []
+    for row in block.rows:
+        cells = [block.memory_label(row), block.n(row)]
+        if block.headline is not None:
+            metric = block.headline.metric
+            cells += [value_text(metric, block.value(row, metric)), interval_text(metric, block.interval(row))]
+        cells += [value_text(s.metric, block.value(row, s.metric)) for s in block.columns]
+        cells += [row.get("errors", 0), f"{row.get('tokens', 0):,}", f"{row.get('wall_s', 0.0):.1f}s"]
+        rows.append(f"<tr>{_cells(cells)}</tr>")
+    caption = block.family + (f": {block.streams_per_memory}" if block.streams_per_memory else "")
+    foot = "".join(f'<p class="amb-note">{escape(note)}</p>' for note in block.notes)
+    return (f'<table class="amb-memories"><caption>{escape(caption)}</caption><thead><tr>{_cells(head, "th")}</tr>'
+            f"</thead><tbody>{''.join(rows)}</tbody></table>{foot}")  # fmt: skip
+
+
+def _differences_table(found: list) -> str:
+    if not found:
+        return ""
+    rows = []
+    for contrast in found:
+        for n, difference in enumerate(contrast.differences):
+            entry, metric = difference.entry, difference.shown.metric
+            interval = difference_interval_text(metric, entry.get("ci95")) + (" *" if difference.excludes_zero else "")
+            cells = [contrast.family if n == 0 else "", contrast.memory if n == 0 else "", difference.shown.label,
+                     difference_text(metric, entry.get("difference")), interval, p_text(entry.get("p_value")),
+                     evidence_text(entry)]  # fmt: skip
+            marked = ' class="amb-significant"' if difference.excludes_zero else ""
+            rows.append(f"<tr{marked}>{_cells(cells)}</tr>")
+    head = _cells(["task", "memory", "metric", "difference", "95% CI", "p", "pairs"], "th")
+    reference = escape(found[0].reference)
+    return (f"<h3>Difference to {reference}</h3><p>Paired on the same samples; * the 95% interval excludes 0; "
+            f"p: McNemar's exact test (pass/fail metrics).</p>"
+            f'<table class="amb-differences"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>')  # fmt: skip
+
+
+def _stream_table(summary: dict, table) -> str:
     header = ("stream", "n", *(m.label for _, m in table.columns), "mode metrics", "errors", "tokens")
     rows = []
     for stream in summary["streams"]:
         cells = (stream["stream"], stream["success"]["n"], *(m.show(a.value(m, stream)) for a, m in table.columns),
                  _other_metrics(stream, table), stream["errors"], stream["tokens"]["total"])  # fmt: skip
-        rows.append("<tr>" + "".join(f"<td>{escape(str(c))}</td>" for c in cells) + "</tr>")
-    for gain in summary.get("transfer_gains") or []:
-        rows.append(f'<tr><td colspan="{len(header)}">TG {escape(gain["stream"])} → {escape(gain["target"])}: '
-                    f"{escape(points(gain['tg']))}</td></tr>")  # fmt: skip
-    head = "".join(f"<th>{escape(h)}</th>" for h in header)
-    note = ""
-    if summary.get("reference_model"):
-        note = "<p><b>Reference model</b>: deterministic, no LLM; these numbers test the harness, not an agent.</p>"
-    return f'{note}<p>mode: {escape(str(summary.get("mode")))}</p><table class="amb-metrics"><tr>{head}</tr>{"".join(rows)}</table>'
+        rows.append(f"<tr>{_cells(cells)}</tr>")
+    return f'<table class="amb-metrics"><thead><tr>{_cells(header, "th")}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
 
 
 def _other_metrics(stream: dict, table) -> str:
@@ -203,12 +303,28 @@ def _other_metrics(stream: dict, table) -> str:
     return "; ".join(parts) or "-"
 
 
+# Text colours meet WCAG AA (at least 4.5:1) on white and on the tables' header background; the second
+# half overrides pytest-html's own light greys, orange and red, which do not. The body is a column of
+# flex items so the environment table (pytest-html puts it first) comes after the results.
 STYLE = """<style>
+body{display:flex;flex-direction:column;color:#333}#environment-header,#environment{order:1}footer{order:2}
 .amb-step pre{white-space:pre-wrap;word-break:break-word;margin:2px 0;font-size:12px}
 .amb-step details{margin:4px 0}.amb-step summary{cursor:pointer;font-weight:bold}
 .amb-kv th{text-align:left;padding-right:8px;vertical-align:top}.amb-kv td{vertical-align:top}
-.amb-msg{border-left:3px solid #999;padding-left:6px;margin:4px 0}.amb-user{border-color:#1f77b4}
-.amb-assistant{border-color:#2ca02c}.amb-tool{color:#8c564b}.amb-system{border-color:#aaa}
-.amb-metrics{border-collapse:collapse;margin:6px 0}.amb-metrics td,.amb-metrics th{border:1px solid #ccc;padding:2px 6px}
-.amb-pass{color:#2a7d2a}.amb-fail{color:#c0392b;font-weight:bold}img.amb-plot{max-width:100%;border:1px solid #ddd}
+.amb-msg{border-left:3px solid #767676;padding-left:6px;margin:4px 0}.amb-user{border-color:#1f77b4}
+.amb-assistant{border-color:#2ca02c}.amb-tool{color:#7a4a3f}.amb-system{border-color:#aaa}
+.amb-summary{color:#1a1a1a;font-size:13px}.amb-summary caption{text-align:left;font-weight:bold;padding:4px 0}
+.amb-memories,.amb-differences,.amb-metrics{border-collapse:collapse;margin:6px 0 2px}
+.amb-memories td,.amb-memories th,.amb-differences td,.amb-differences th,.amb-metrics td,.amb-metrics th{border:1px solid #c4c4c4;padding:2px 6px;color:#1a1a1a}
+.amb-memories th,.amb-differences th,.amb-metrics th{background:#eef1f5;text-align:left}
+.amb-memories td,.amb-differences td{font-variant-numeric:tabular-nums}
+.amb-memories td:not(:first-child),.amb-differences td:nth-child(4){text-align:right}.amb-significant td{font-weight:bold}
+.amb-note,.amb-legend{color:#444;margin:2px 0}.amb-skipped{white-space:pre-wrap}
+.amb-pass,.amb-solved{color:#1b5e20}.amb-unsolved{color:#8a5300}.amb-error{color:#b3261e}.amb-fail{color:#b3261e;font-weight:bold}img.amb-plot{max-width:100%;border:1px solid #ddd}
+#results-table{color:#333}a{color:#0645ad}
+span.passed,.passed .col-result{color:#1b5e20}
+span.skipped,span.xfailed,span.rerun,.skipped .col-result,.xfailed .col-result,.rerun .col-result{color:#8a5300}
+span.error,span.failed,span.xpassed,.error .col-result,.failed .col-result,.xpassed .col-result{color:#b3261e}
+.filters button,.collapse button{color:#4a4a4a}
+.collapsible td:not(.col-links):hover::after,#environment-header h2:hover::after{color:#595959}
 </style>"""

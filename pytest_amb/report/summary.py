@@ -6,13 +6,15 @@ import re
 from collections import defaultdict
 
 from pytest_amb.metrics import scored
+from pytest_amb.metrics.differences import memory_differences
+from pytest_amb.metrics.memory_rows import group_streams, memory_rows
 from pytest_amb.metrics.stream import success_aggregate
 from pytest_amb.metrics.table import MetricTable
 from pytest_amb.metrics.transfer import transfer_gain
 from pytest_amb.plan import BASELINE
 
 SCHEMA = "pytest-amb/summary"
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 
 def primary_samples(results: list[dict]) -> list[dict]:
@@ -24,18 +26,31 @@ def primary_samples(results: list[dict]) -> list[dict]:
     return learning or [r for r in samples if r["step"]["augment"]] or samples
 
 
-def summarize(results: list[dict], run: dict, table: MetricTable) -> dict:
-    """Per-stream metrics (``table``: the run's metric table), transfer gains and totals. ``results``: the
-    results that stand, one per step (``resume.assess``). ``run`` is the run metadata (id, config, reference
-    flag, ``stream_order``: the plan's stream ids, so the summary does not depend on completion order;
-    ``partial``: how many steps have no result and the command that finishes the run)."""
+def results_by_stream(results: list[dict], stream_order: list[str] | None = None) -> dict[str, list[dict]]:
+    """Stream id -> its results in position order; streams in ``stream_order`` (the plan's), others after."""
     by_stream: dict[str, list[dict]] = defaultdict(list)
     for result in results:
         by_stream[result["step"]["stream"]].append(result)
-    plan_order = {sid: n for n, sid in enumerate(run.get("stream_order") or [])}
+    plan_order = {sid: n for n, sid in enumerate(stream_order or [])}
     streams_in_order = sorted(by_stream, key=lambda sid: (plan_order.get(sid, len(plan_order)), sid))
-    ordered = {sid: sorted(by_stream[sid], key=lambda r: r["step"]["position"]) for sid in streams_in_order}
+    return {sid: sorted(by_stream[sid], key=lambda r: r["step"]["position"]) for sid in streams_in_order}
+
+
+def summarize(results: list[dict], run: dict, table: MetricTable, reference_memory: str | None = None) -> dict:
+    """Per-stream metrics (``table``: the run's metric table), per-memory rows, the memories' paired
+    differences to ``reference_memory`` (default: the run's first memory), transfer gains and totals.
+    ``results``: the results that stand, one per step (``resume.assess``). ``run`` is the run metadata (id,
+    config, reference flag, ``stream_order``: the plan's stream ids, so the summary does not depend on
+    completion order; ``partial``: how many steps have no result and the command that finishes the run;
+    ``families``: task instance -> task family; ``skipped``: the families skipped and why)."""
+    ordered = results_by_stream(results, run.get("stream_order"))
     streams = [_stream_summary(sid, items, table) for sid, items in ordered.items()]
+    primary = {sid: primary_samples(items) for sid, items in ordered.items()}
+    families = run.get("families") or {}
+    memories = list((run.get("config") or {}).get("memories") or [])
+    groups = group_streams(streams, families, memories)
+    memories = memories or list(dict.fromkeys(memory for _, memory in groups))
+    reference = reference_memory or (memories[0] if memories else None)
     return {
         "schema": SCHEMA,
         "schema_version": SCHEMA_VERSION,
@@ -46,6 +61,9 @@ def summarize(results: list[dict], run: dict, table: MetricTable) -> dict:
         "reference_model": run.get("reference_model"),
         "partial": run.get("partial"),  # None, or {"missing", "steps", "command"}: the run is not finished
         "streams": streams,
+        "memories": memory_rows(groups, ordered, primary, table),
+        "differences": memory_differences(groups, primary, table, reference) if len(memories) > 1 else None,
+        "skipped": run.get("skipped") or [],
         "transfer_gains": _transfer_gains(ordered),
         "totals": {
             "steps": len(results),

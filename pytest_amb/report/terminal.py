@@ -1,13 +1,29 @@
-"""The terminal summary: one table row per stream (its headline samples) with a column per metric of the
-run's metric table, then each aggregate's breakdown rows, per-phase rows and descriptive lines, then
-where the run is."""
+"""The terminal summary, at most ``grid.WIDTH`` columns wide: per task-family block one row per memory
+(n, the headline metric with its 95% interval, the other metrics measured there, errors, tokens, wall),
+the blocks' notes, skipped families with their reason, the paired differences to the reference memory,
+a legend of the metrics shown, and where the run is. ``verbose`` adds the per-stream rows first (breakdown
+and phase rows, the aggregates' lines, memory cost, backends)."""
 
 from __future__ import annotations
 
 from pytest_amb.metrics.core import SUCCESS
 from pytest_amb.metrics.table import MetricTable, show
-
-STREAM_WIDTH = 44
+from pytest_amb.report.grid import Column, join_wrapped, table, wrap, wrap_text
+from pytest_amb.report.results import (
+    DEFINITIONS,
+    Block,
+    Contrast,
+    blocks,
+    contrasts,
+    difference_interval_text,
+    difference_text,
+    evidence_text,
+    gloss,
+    interval_text,
+    legend_metrics,
+    p_text,
+    value_text,
+)
 
 
 def pct(value: float | None) -> str:
@@ -18,51 +34,52 @@ def points(value: float | None) -> str:
     return show(value, "points")
 
 
-def _ci(interval: list[float] | None, scale: float = 100.0) -> str:
-    return "" if not interval else f" [{scale * interval[0]:.1f}, {scale * interval[1]:.1f}]"
+def render(summary: dict, table_: MetricTable, verbose: bool = False) -> list[str]:
+    lines = _preamble(summary)
+    if verbose:
+        lines += per_stream_lines(summary, table_)
+    found = blocks(summary, table_)
+    if found:
+        lines.append("results per memory (n: samples over all its streams; 95% interval of the first metric)")
+    for block in found:
+        lines += block_lines(block)
+    for skipped in summary.get("skipped") or []:
+        lines += wrap_text(f"{skipped['family']}: skipped ({skipped['steps']} steps): {skipped['reason']}")
+    for gain in summary.get("transfer_gains") or []:
+        lines += wrap(transfer_gain_text(gain), hang="    ")
+    lines += comparison_lines(contrasts(summary, found))
+    shown = legend_metrics(found, table_)
+    if shown:
+        lines += join_wrapped([gloss(m) for m in shown])
+        lines.append(DEFINITIONS)
+    lines += _closing(summary)
+    return lines
 
 
-def _width(label: str) -> int:
-    return max(len(label), 7)
-
-
-def header(table: MetricTable) -> str:
-    cells = " ".join(f"{m.label:>{_width(m.label)}}" for _, m in table.columns)
-    return f"{'stream':<{STREAM_WIDTH}} {'n':>4} {cells} {'errors':>6} {'tokens':>9} {'wall':>8}"
-
-
-def render(summary: dict, table: MetricTable) -> list[str]:
+def _preamble(summary: dict) -> list[str]:
     lines = []
     if (summary.get("config") or {}).get("model") == "oracle":
-        lines.append("NOTE: the ORACLE replayed the gold solutions; these numbers check the environment, not an agent.")
-    elif summary.get("reference_model"):
-        lines.append(
-            "NOTE: these numbers were produced by the deterministic REFERENCE MODEL (no LLM); "
-            "they test the harness, not an agent."
+        lines += wrap(
+            "NOTE: the ORACLE replayed the gold solutions; these numbers check the environment, not an agent."
         )
+    elif summary.get("reference_model"):
+        lines += wrap("NOTE: these numbers were produced by the deterministic REFERENCE MODEL (no LLM); "
+                      "they test the harness, not an agent.")  # fmt: skip
     lines.append(f"mode: {summary.get('mode')}")
     partial = summary.get("partial")
     if partial:
-        lines.append(f"PARTIAL: {partial['missing']} of {partial['steps']} steps have no result (not run, an ERROR, "
-                     "or run on a memory that has changed since); the table is over the others")  # fmt: skip
-    columns = header(table)
-    lines += [columns, "-" * len(columns)]
-    for stream in summary["streams"]:
-        lines += _stream_lines(stream, table)
-    for gain in summary.get("transfer_gains", []):
-        baseline_memory = gain["baseline"].split("/", 1)[0]
-        lines.append(
-            f"TG {gain['stream']} → {gain['target']}: {points(gain['tg'])}{_ci(gain['ci95'])} "
-            f"(ASR {pct(gain.get('asr_transfer'))} vs {baseline_memory} {pct(gain.get('asr_baseline'))}, "
-            f"n={gain['n_transfer']}/{gain['n_baseline']})"
-        )
+        lines += wrap(f"PARTIAL: {partial['missing']} of {partial['steps']} steps have no result (not run, an ERROR, "
+                      "or run on a memory that has changed since); the table is over the others")  # fmt: skip
+    return lines
+
+
+def _closing(summary: dict) -> list[str]:
     totals = summary["totals"]
-    lines.append(
-        f"steps: {totals['steps']} ({totals['passed']} passed, {totals['failed']} failed, "
-        f"{totals['errors']} errors: infrastructure or harness, not wrong answers)"
-    )
+    lines = wrap(f"steps: {totals['steps']} — {totals['passed']} solved, {totals['failed']} unsolved, "
+                 f"{totals['errors']} errors (endpoint or harness, never counted as answers)")  # fmt: skip
     if summary.get("run_dir"):
         lines.append(f"run directory: {summary['run_dir']}")
+    partial = summary.get("partial")
     if partial:
         environment = partial.get("environment")
         lines.append(f"  finish it with: {partial['command']}"
@@ -70,73 +87,146 @@ def render(summary: dict, table: MetricTable) -> list[str]:
     return lines
 
 
-def _row(label: str, n: int, cells: dict[str, str], table: MetricTable) -> str:
-    values = " ".join(f"{cells.get(m.name, ''):>{_width(m.label)}}" for _, m in table.columns)
-    return f"{label:<{STREAM_WIDTH}} {n:>4} {values}".rstrip()
+# -- per memory ---------------------------------------------------------------------------------------------
+def block_lines(block: Block) -> list[str]:
+    rows = block.rows
+    labels = [Column("memory", tuple(block.memory_label(r) for r in rows), "<"),
+              Column("n", tuple(str(block.n(r)) for r in rows))]  # fmt: skip
+    columns: list = []
+    if block.headline is not None:
+        metric = block.headline.metric
+        value = Column(block.headline.label, tuple(value_text(metric, block.value(r, metric)) for r in rows))
+        interval = Column("95% CI", tuple(interval_text(metric, block.interval(r)) for r in rows), "<")
+        columns.append((value, interval))
+    for shown in block.columns:
+        columns.append(Column(shown.label, tuple(value_text(shown.metric, block.value(r, shown.metric)) for r in rows)))
+    columns += [
+        Column("errors", tuple(str(r.get("errors", 0)) for r in rows)),
+        Column("tokens", tuple(f"{r.get('tokens', 0):,}" for r in rows)),
+        Column("wall", tuple(f"{r.get('wall_s', 0.0):.1f}s" for r in rows)),
+    ]
+    heading = f"{block.family}: {block.streams_per_memory}" if block.streams_per_memory else block.family
+    lines = [heading, *table(labels, columns, indent="  ")]
+    return lines + [line for note in block.notes for line in wrap(note, indent="  ")]
 
 
-def _stream_lines(stream: dict, table: MetricTable) -> list[str]:
-    cells = {m.name: m.show(a.value(m, stream)) for a, m in table.columns}
-    n = stream["success"]["n"]
-    headline = (f"{_row(stream['stream'], n, cells, table)} {stream['errors']:>6} {stream['tokens']['total']:>9} "
-                f"{stream['wall_s']:>7.1f}s")  # fmt: skip
-    lines = [headline]
-    for aggregate in table.aggregates:
+def transfer_gain_text(gain: dict) -> str:
+    baseline_memory = gain["baseline"].split("/", 1)[0]
+    interval = gain.get("ci95")
+    ci = f" [{100 * interval[0]:.1f}, {100 * interval[1]:.1f}]" if interval else ""
+    return (f"TG {gain['stream']} → {gain['target']}: {points(gain['tg'])}{ci} "
+            f"(ASR {pct(gain.get('asr_transfer')).strip()} vs {baseline_memory} {pct(gain.get('asr_baseline')).strip()}, "
+            f"n={gain['n_transfer']}/{gain['n_baseline']})")  # fmt: skip
+
+
+# -- the comparison -------------------------------------------------------------------------------------------
+def comparison_lines(found: list[Contrast]) -> list[str]:
+    if not found:
+        return []
+    lines = wrap(f"difference to {found[0].reference}, paired on the same samples (* the 95% interval excludes 0; "
+                 "p: McNemar's exact test)")  # fmt: skip
+    families = list(dict.fromkeys(c.family for c in found))
+    for family in families:
+        members = [c for c in found if c.family == family]
+        memory, metric, diff, ci, p, pairs = [], [], [], [], [], []
+        for contrast in members:
+            for n, difference in enumerate(contrast.differences):
+                entry, m = difference.entry, difference.shown.metric
+                memory.append(contrast.memory if n == 0 else "")
+                metric.append(difference.shown.label)
+                diff.append(difference_text(m, entry.get("difference")))
+                ci.append(difference_interval_text(m, entry.get("ci95")) + (" *" if difference.excludes_zero else ""))
+                p.append(p_text(entry.get("p_value")))
+                pairs.append(evidence_text(entry))
+        lines.append(f"{family}:")
+        labels = [Column("memory", tuple(memory), "<"), Column("metric", tuple(metric), "<")]
+        columns = [Column("difference", tuple(diff)), Column("95% CI", tuple(ci), "<"), Column("p", tuple(p), "<"),
+                   Column("pairs", tuple(pairs), "<")]  # fmt: skip
+        lines += table(labels, columns, indent="  ")
+    return lines
+
+
+# -- per stream (verbose) -----------------------------------------------------------------------------------
+def per_stream_lines(summary: dict, table_: MetricTable) -> list[str]:
+    lines = ["per stream"]
+    for stream in summary.get("streams") or []:
+        lines += stream_lines(stream, table_)
+    return lines
+
+
+def stream_lines(stream: dict, table_: MetricTable) -> list[str]:
+    backends = ", ".join(stream.get("backends") or []) or "?"
+    lines = wrap(f"{stream['stream']}: {stream['errors']} errors, {stream['tokens']['total']:,} tokens, "
+                 f"{stream['wall_s']:.1f}s, backend {backends}")  # fmt: skip
+    names = [m.name for _, m in table_.columns]
+    rows: list[tuple[str, int, dict[str, str]]] = [
+        ("all", stream["success"]["n"], {m.name: m.show(a.value(m, stream)).strip() for a, m in table_.columns})
+    ]
+    for aggregate in table_.aggregates:
         block = aggregate.block(stream)
         if block is None:
             continue
         own = [m for m in aggregate.metrics if m.column]
         for breakdown in aggregate.breakdowns:
             for key, sub in (block.get(f"per_{breakdown}") or {}).items():
-                sub_cells = {m.name: m.show(m.read(sub)) for m in own}
-                lines.append(_row(f"  {breakdown} {key}", sub["n"], sub_cells, table))
+                rows.append((f"{breakdown} {key}", sub["n"], {m.name: m.show(m.read(sub)).strip() for m in own}))
     if len(stream["phases"]) > 1:
         own = [m for m in SUCCESS.metrics if m.column]
         for phase, block in stream["phases"].items():
-            lines.append(_row(f"  phase {phase}", block["n"], {m.name: m.show(m.read(block)) for m in own}, table))
-    for aggregate in table.aggregates:
+            rows.append((f"phase {phase}", block["n"], {m.name: m.show(m.read(block)).strip() for m in own}))
+    labels = [Column("", tuple(r[0] for r in rows), "<"), Column("n", tuple(str(r[1]) for r in rows))]
+    columns = [Column(m.label, tuple(r[2].get(m.name, "") for r in rows)) for m in (table_.metric(n) for n in names)]
+    lines += table(labels, columns, indent="  ")
+    for aggregate in table_.aggregates:
         block = aggregate.block(stream)
         if block is None or aggregate.key is None:
             continue
         if aggregate.lines is not None:
-            lines += aggregate.lines(block)
+            described = aggregate.lines(block)
         else:
             others = [m for m in aggregate.metrics if not m.column]
-            if others:
-                lines.append("  " + ", ".join(f"{m.label} {m.show(m.read(block))}" for m in others))
-    lines.append(_cost_line(stream))
-    lines.append(f"  backend: {', '.join(stream['backends'])}")
+            described = ["  " + ", ".join(f"{m.label} {m.show(m.read(block))}" for m in others)] if others else []
+        lines += [wrapped for line in described for wrapped in wrap(line.strip(), indent="  ")]
+    lines += wrap(_cost_text(stream), indent="  ")
     return lines
 
 
-def _cost_line(stream: dict) -> str:
+def _cost_text(stream: dict) -> str:
     parts = []
     for operation, block in stream["memory_cost"].items():
         parts.append(
             f"{operation} ×{block['operations']}: {block['llm_calls']} LLM calls, {block['tokens']} tokens, "
             f"{block['embedding_calls']} embedding calls ({block['embedded_texts']} texts)"
         )
-    return f"  memory cost ({stream['memory']}): " + "; ".join(parts)
+    return f"memory cost ({stream['memory']}): " + "; ".join(parts)
 
 
+# -- after the table ----------------------------------------------------------------------------------------
 def closing_lines(outcome, saved_baseline, plots: list, plot_error: str | None) -> list[tuple[str, dict]]:
     """The lines after the table (gates, baseline comparison, saved files), each with its terminal colour."""
     lines = []
     for result in outcome.gate_results:
-        lines.append((f"gate {result.describe()}", {"red": not result.passed, "green": result.passed}))
+        lines += _coloured(f"gate {result.describe()}", {"red": not result.passed, "green": result.passed})
     if any(not r.passed for r in outcome.gate_results):
         lines.append(("amb: a quality gate failed; the run fails", {"red": True, "bold": True}))
     comparison = outcome.comparison
     if comparison is not None:
         for result in comparison.results:
-            lines.append((f"baseline {comparison.name}: {result.describe()}",
-                          {"red": not result.passed, "green": result.passed}))  # fmt: skip
+            lines += _coloured(f"baseline {comparison.name}: {result.describe()}",
+                               {"red": not result.passed, "green": result.passed})  # fmt: skip
         if not comparison.passed:
-            lines.append((f"amb: worse than baseline {comparison.name}; the run fails", {"red": True, "bold": True}))
+            lines += _coloured(
+                f"amb: worse than baseline {comparison.name}; the run fails", {"red": True, "bold": True}
+            )
     if saved_baseline is not None:
         lines.append((f"baseline saved: {saved_baseline}", {}))
     if plots:
-        lines.append((f"plots: {', '.join(str(p.png) for p in plots)} (and .svg)", {}))
+        names = ", ".join(p.png.name for p in plots)
+        lines.append((f"plots: {names} (and .svg) in {plots[0].png.parent}", {}))
     if plot_error:
-        lines.append((f"amb: the plots could not be drawn ({plot_error})", {"yellow": True}))
+        lines += _coloured(f"amb: the plots could not be drawn ({plot_error})", {"yellow": True})
     return lines
+
+
+def _coloured(text: str, colour: dict) -> list[tuple[str, dict]]:
+    return [(line, colour) for line in wrap(text, hang="    ")]

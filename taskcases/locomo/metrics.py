@@ -44,14 +44,21 @@ def qa_aggregate(results: list[dict]) -> dict:
     }
 
 
+def _answer_value(name: str):
+    """The per-answer value ``name`` of a judged QA sample (what the block's means average), else None."""
+    return lambda r: r["metrics"][name] if "judge" in r["metrics"] else None
+
+
 QA = Aggregate(
     key="qa",
     compute=lambda primary, results: qa_aggregate(primary),
     metrics=(
         Metric("judge_accuracy", "judge", lambda b: b["judge_accuracy"], "percent", outcome="judge",
-               description="share of answers the LLM judge called correct"),
-        Metric("f1", "F1", lambda b: b["f1"], "number", description="token-set F1 of the answer against the gold"),
-        Metric("bleu", "BLEU", lambda b: b["bleu"], "number", description="BLEU-1 of the answer against the gold"),
+               description="share of answers the LLM judge called correct", short="judged correct"),
+        Metric("f1", "F1", lambda b: b["f1"], "number", description="token-set F1 of the answer against the gold",
+               short="answer token F1", sample=_answer_value("f1")),
+        Metric("bleu", "BLEU", lambda b: b["bleu"], "number", description="BLEU-1 of the answer against the gold",
+               short="answer BLEU-1", sample=_answer_value("bleu")),
     ),
     breakdowns=("category",),
     outcomes=(SampleOutcome("judge", lambda r: r["metrics"]["judge"] >= 1.0 if "judge" in r["metrics"] else None),),

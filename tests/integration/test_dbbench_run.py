@@ -26,7 +26,7 @@ def _only_run(pytester):
 
 def test_the_oracle_solves_every_bundled_sample_on_sqlite(pytester):
     result = _run(pytester, "--amb-task=dbbench", "--amb-model=oracle", "--amb-memory=zero_shot")
-    assert result.parseoutcomes() == {"passed": BUNDLED_SAMPLES, "deselected": 1}
+    assert result.parseoutcomes() == {"solved": BUNDLED_SAMPLES, "deselected": 1}
     result.stdout.fnmatch_lines(["NOTE: the ORACLE replayed the gold solutions*", "*type INSERT*5*100.0%*"])
     _, steps, summary = _only_run(pytester)
     assert {s["provenance"]["task_backend"] for s in steps} == {summary["streams"][0]["backends"][0]}
@@ -52,7 +52,7 @@ def test_with_the_reference_model_stream_icl_beats_zero_shot(pytester):
 def test_dbbench_and_locomo_run_together_as_separate_streams(pytester):
     result = _run(pytester, "--amb-task=dbbench,locomo", "--amb-memory=stream_icl", "--amb-limit=4")
     outcomes = result.parseoutcomes()
-    assert outcomes.get("passed", 0) + outcomes.get("failed", 0) == 3 * 4
+    assert sum(outcomes.get(k, 0) for k in ("passed", "solved", "unsolved")) == 3 * 4
     _, _, summary = _only_run(pytester)
     assert [s["stream"] for s in summary["streams"]] == [
         "stream_icl/dbbench", "stream_icl/locomo/amb-sample-1", "stream_icl/locomo/amb-sample-2",
@@ -70,7 +70,7 @@ def test_a_real_mariadb_server_scores_the_oracle_and_never_shows_the_password(py
         cursor.execute("GRANT ALL PRIVILEGES ON *.* TO 'amb_admin'@'%' WITH GRANT OPTION")
     url = f"mysql://amb_admin:S3cret-pw@127.0.0.1:{root.port}"
     result = _run(pytester, "--amb-task=dbbench", "--amb-model=oracle", "--amb-memory=zero_shot", f"--amb-db-url={url}")
-    assert result.parseoutcomes() == {"passed": BUNDLED_SAMPLES, "deselected": 1}
+    assert result.parseoutcomes() == {"solved": BUNDLED_SAMPLES, "deselected": 1}
     run, _, summary = _only_run(pytester)
     assert "MariaDB" in summary["streams"][0]["backends"][0]
     assert summary["config"]["db_url"] == f"mysql://amb_admin:***@127.0.0.1:{root.port}"

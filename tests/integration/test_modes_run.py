@@ -3,6 +3,7 @@ stream runs, the summary carries the mode's metrics, the terminal prints them; b
 stop pytest with a usage error naming the option."""
 
 import json
+import re
 
 import pytest
 
@@ -10,6 +11,10 @@ BENCH = [
     "--pyargs", "taskcases.dbbench.test_dbbench", "taskcases.locomo.test_locomo",
     "-p", "no:cacheprovider", "-W", "ignore::pytest.PytestAssertRewriteWarning",
 ]  # fmt: skip
+
+
+# a mode's plot labels its metric as the terminal prints it
+PLOT_UNITS = {"replay": r"FR \d+\.\d%", "ftg": r"FTG [+-]\d+\.\d", "repair": r"RG [+-]\d+\.\d pp"}
 
 
 def _run(pytester, *args):
@@ -38,7 +43,7 @@ def _summary(pytester):
 def test_every_mode_runs_on_both_tasks_and_reports_its_metrics(pytester, mode, args, terminal, check, plots):
     result = _run(pytester, f"--amb-mode={mode}", "--amb-task=dbbench,locomo", *args)
     outcomes = result.parseoutcomes()
-    assert outcomes.get("passed", 0) > 0 and "errors" not in outcomes
+    assert outcomes.get("solved", 0) > 0 and "errors" not in outcomes and "failed" not in outcomes
     result.stdout.fnmatch_lines([f"mode: {mode}", terminal])
     summary = _summary(pytester)
     assert summary["mode"] == mode and summary["schema_version"] == 2
@@ -47,6 +52,10 @@ def test_every_mode_runs_on_both_tasks_and_reports_its_metrics(pytester, mode, a
         assert check(stream), stream["stream"]
     (run,) = sorted((pytester.path / "runs").iterdir())
     assert {p.stem for p in (run / "plots").glob("*.png")} == plots == {p.stem for p in (run / "plots").glob("*.svg")}
+    svg = {p.stem: p.read_text(encoding="utf-8") for p in (run / "plots").glob("*.svg")}  # its text is text
+    assert ">100%<" in svg["csr"] and re.search(r"CSR \d+\.\d%  LG \d\.\d{3}  SL \d\.\d{3}", svg["csr"])
+    for name in plots - {"csr"}:  # labelled in the terminal's units
+        assert re.search(PLOT_UNITS[name], svg[name]), name
 
 
 def test_online_cross_task_mixes_locomo_with_dbbench_in_one_stream(pytester):

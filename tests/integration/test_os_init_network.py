@@ -158,7 +158,7 @@ def test_a_run_with_the_option_passes_and_records_it(pytester, monkeypatch, cont
     else:
         pytester.makeini("[pytest]\namb_os_init_network = yes\n")
     result = _run(pytester, container_options, *args)
-    assert result.ret == 0 and result.parseoutcomes()["passed"] == 1, result.stdout.str()
+    assert result.ret == 0 and result.parseoutcomes()["solved"] == 1, result.stdout.str()
     run, (step,) = _steps(pytester)
     assert json.loads((run / "run.json").read_text())["config"]["os_init_network"] is True
     assert step["provenance"]["task_backend"].endswith("network during init scripts only)")

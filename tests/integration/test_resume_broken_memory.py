@@ -39,7 +39,7 @@ def test_a_failing_mem0_makes_its_injections_and_the_questions_after_them_errors
         assert question["error"]["type"] == "MemoryBroken"
         assert f"{question['step']['stream']}/0000-session-1" in question["error"]["message"]
     result.stdout.fnmatch_lines(["*infrastructure error (MemoryBroken): step mem0/locomo/amb-sample-1/0001-*"])
-    assert "0 failed" in result.stdout.str() or "failed" not in result.parseoutcomes()
+    assert not {"failed", "solved", "unsolved"} & result.parseoutcomes().keys()  # not one answer scored
 
 
 def test_the_same_stream_with_a_healthy_memory_endpoint_answers_its_questions(pytester, endpoint):

@@ -156,7 +156,8 @@ ERRORS = Aggregate(
     key="arithmetic",
     compute=_error_block,
     metrics=(Metric("abs_error", "|err|", lambda b: b["abs_error"], "number", better="lower",
-                    description="mean absolute error of the numeric answers (lower is better)"),),
+                    description="mean absolute error of the numeric answers (lower is better)",
+                    short="mean absolute error", sample=lambda r: r["metrics"].get("abs_error")),),
 )  # fmt: skip
 
 FAMILY = TaskFamily(

@@ -1,0 +1,613 @@
+"""The response cache: complete chat completions on disk, keyed by everything that can change the answer.
+
+Key: the SHA-256 of the canonical JSON of a ``CacheRequest`` (``key_material``): the base URL in its redacted
+form, the model, the full messages, tools and tool choice, every generation parameter, the headers that can
+select an answer (``X-AMB-Purpose``/``X-AMB-Operation``: the reference model routes on them) and a repeat index,
+so that repeated samples of one request are kept apart. Canonical means: keys sorted, no whitespace, ASCII,
+integral floats written as integers (``0.0`` and ``0`` are the same JSON number to a server), a parameter set to
+None left out (the client does not send it), tuples as lists.
+
+An entry is one file, ``<dir>/<key[:2]>/<key>.json``, of two lines: a header (``format``, ``key``, ``model``,
+``purpose``, ``written`` (UTC, ISO 8601), ``body_bytes``, ``body_sha256``) and a body (``request``: the key
+material; ``response``: the chat completion as a JSON dict). It is written to a temporary file in the same
+directory, fsynced and renamed over the entry (``os.replace``), so processes sharing the directory (xdist
+workers) see either no entry or a whole one, and a killed writer leaves only a temporary file. A lookup serves
+an entry only if its header, size, body digest and stored request all match the request; anything else is a
+miss. A lookup never deletes: read mode must work on a read-only directory, a writing mode replaces a bad entry
+with the fresh answer anyway, and ``prune`` removes what is broken.
+
+Only complete answers are stored (``unstorable_reason``): a JSON object without an ``error``, with at least one
+choice, every choice carrying a ``message`` object and a finish reason in ``COMPLETE_FINISH_REASONS``.
+``length`` counts as complete: it is the whole answer to a request that set ``max_tokens``, and the same request
+gets it again. ``content_filter``, a missing finish reason (a cut stream, some servers' errors) or any other
+value is refused.
+
+``python -m pytest_amb.llm.cache list|prune|clear`` lists, prunes and clears a cache directory (``main``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import enum
+import hashlib
+import json
+import math
+import os
+import re
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from pytest_amb import redaction
+
+FORMAT = 1  # of the key material and of the entry files; a new format makes every old entry a miss
+COMPLETE_FINISH_REASONS = frozenset({"stop", "length", "tool_calls", "function_call"})
+EVENTS = ("hits", "misses", "stores", "refused")
+TEMP_GRACE_S = 3600.0  # a temporary file younger than this may be a write in progress: prune leaves it alone
+_REQUEST_FIELDS = frozenset({"model", "messages", "tools", "tool_choice"})  # fields of their own, not params
+_CREDENTIAL_HEADERS = frozenset({"authorization", "proxy-authorization", "api-key", "x-api-key", "cookie"})
+_ENTRY_NAME = re.compile(r"^[0-9a-f]{64}\.json$")
+_TEMP_NAME = re.compile(r"^\.[0-9a-f]{64}\..*\.tmp$")
+_SHARD_NAME = re.compile(r"^[0-9a-f]{2}$")
+_HEADER_LIMIT = 4096  # bytes of the first line that listing reads
+
+
+# -- modes --------------------------------------------------------------------------------------------------
+class CacheMode(enum.Enum):
+    OFF = "off"
+    READ = "read"
+    WRITE = "write"
+    READWRITE = "readwrite"
+
+    @property
+    def reads(self) -> bool:
+        return self in (CacheMode.READ, CacheMode.READWRITE)
+
+    @property
+    def writes(self) -> bool:
+        return self in (CacheMode.WRITE, CacheMode.READWRITE)
+
+
+def parse_mode(text: str) -> CacheMode:
+    try:
+        return CacheMode(str(text).strip().lower())
+    except ValueError:
+        accepted = ", ".join(m.value for m in CacheMode)
+        raise ValueError(f"cache mode '{text}' is not one of: {accepted}") from None
+
+
+def default_directory(environ: Mapping[str, str] | None = None) -> Path:
+    """``$XDG_CACHE_HOME/pytest-amb/llm``, else ``~/.cache/pytest-amb/llm`` (a relative XDG_CACHE_HOME is
+    ignored, as the XDG specification says)."""
+    environ = os.environ if environ is None else environ
+    base = environ.get("XDG_CACHE_HOME", "")
+    if base and os.path.isabs(base):
+        root = Path(base)
+    else:
+        root = (Path(environ["HOME"]) if environ.get("HOME") else Path.home()) / ".cache"
+    return root / "pytest-amb" / "llm"
+
+
+# -- the key ------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class CacheRequest:
+    """One chat-completion request as far as its answer is concerned. Never put credentials in ``headers``:
+    the key material is written into the entry."""
+
+    base_url: str
+    model: str
+    messages: Sequence[Mapping[str, Any]]
+    tools: Sequence[Mapping[str, Any]] | None = None
+    tool_choice: str | Mapping[str, Any] | None = None
+    params: Mapping[str, Any] = field(default_factory=dict)  # temperature, max_tokens, top_p, stop, seed, ...
+    headers: Mapping[str, str] = field(default_factory=dict)
+    repeat: int = 0  # the n-th sample of the same request
+
+
+def key_material(request: CacheRequest) -> dict:
+    """The canonical form of ``request`` that the key is the digest of (and that an entry stores)."""
+    if not isinstance(request.model, str) or not request.model:
+        raise ValueError("cache key: the model must be a non-empty string")
+    if isinstance(request.repeat, bool) or not isinstance(request.repeat, int) or request.repeat < 0:
+        raise ValueError(f"cache key: the repeat index must be an integer >= 0, got {request.repeat!r}")
+    if not isinstance(request.messages, Sequence) or isinstance(request.messages, str):
+        raise TypeError("cache key: the messages must be a list of message objects")
+    clashing = sorted(_REQUEST_FIELDS & set(request.params))
+    if clashing:
+        raise ValueError(f"cache key: {', '.join(clashing)} are fields of the request, not generation parameters")
+    headers = {str(name).lower(): str(value) for name, value in request.headers.items()}
+    credentials = sorted(_CREDENTIAL_HEADERS & set(headers))
+    if credentials:
+        raise ValueError(f"cache key: the header {credentials[0]} carries credentials and must not be stored")
+    return {
+        "format": FORMAT,
+        "base_url": _endpoint(request.base_url),
+        "model": request.model,
+        "messages": _canonical(request.messages),
+        "tools": _canonical(request.tools) if request.tools else None,
+        "tool_choice": _canonical(request.tool_choice),
+        "params": {str(k): _canonical(v) for k, v in request.params.items() if v is not None},
+        "headers": headers,
+        "repeat": request.repeat,
+    }
+
+
+def cache_key(request: CacheRequest) -> str:
+    """The entry's key: 64 hexadecimal digits."""
+    return hashlib.sha256(_dumps(key_material(request))).hexdigest()
+
+
+def _endpoint(base_url: str) -> str:
+    if not isinstance(base_url, str) or not base_url:
+        raise ValueError("cache key: the base URL must be a non-empty string")
+    return (redaction.redact_url(base_url) or "").rstrip("/")  # the SDK adds the slash itself
+
+
+def _canonical(value: Any) -> Any:
+    if value is None or isinstance(value, str | bool):
+        return value
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise ValueError(f"cache key: {value!r} is not a JSON number")
+        return int(value) if value.is_integer() and abs(value) < 2**53 else value
+    if isinstance(value, Mapping):
+        if not all(isinstance(k, str) for k in value):
+            raise TypeError("cache key: object keys must be strings")
+        return {k: _canonical(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_canonical(v) for v in value]
+    raise TypeError(f"cache key: a {type(value).__name__} is not JSON")
+
+
+def _dumps(value: Any) -> bytes:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False).encode()
+
+
+# -- what may be stored -------------------------------------------------------------------------------------
+def unstorable_reason(response: Any) -> str | None:
+    """Why ``response`` (a chat completion as a dict) must not be cached; None when it is a complete answer."""
+    if not isinstance(response, Mapping):
+        return "the response is not a JSON object"
+    if response.get("error") is not None:
+        return "the response carries an error"
+    choices = response.get("choices")
+    if not isinstance(choices, list) or not choices:
+        return "the response has no choices"
+    for index, choice in enumerate(choices):
+        if not isinstance(choice, Mapping) or not isinstance(choice.get("message"), Mapping):
+            return f"choice {index} has no message"
+        if choice.get("error") is not None:
+            return f"choice {index} carries an error"
+        reason = choice.get("finish_reason")
+        if reason not in COMPLETE_FINISH_REASONS:
+            return f"choice {index} finished with {reason!r}, not one of {', '.join(sorted(COMPLETE_FINISH_REASONS))}"
+    try:
+        _dumps(response)
+    except (TypeError, ValueError) as exc:
+        return f"the response is not JSON ({exc})"
+    return None
+
+
+# -- counters -----------------------------------------------------------------------------------------------
+class CacheCounters:
+    """Hits, misses, stores and refused answers per purpose; thread-safe; ``to_json``/``add`` move them between
+    processes, ``drain`` hands them out per step."""
+
+    def __init__(self) -> None:
+        self._counts: dict[str, dict[str, int]] = {}
+        self._lock = threading.Lock()
+
+    def count(self, purpose: str, event: str, n: int = 1) -> None:
+        if event not in EVENTS:
+            raise ValueError(f"unknown cache event '{event}'; known: {', '.join(EVENTS)}")
+        with self._lock:
+            row = self._counts.setdefault(purpose, dict.fromkeys(EVENTS, 0))
+            row[event] += n
+
+    def get(self, purpose: str, event: str) -> int:
+        with self._lock:
+            return self._counts.get(purpose, {}).get(event, 0)
+
+    def to_json(self) -> dict[str, dict[str, int]]:
+        with self._lock:
+            return {purpose: dict(self._counts[purpose]) for purpose in sorted(self._counts)}
+
+    def add(self, counts: Mapping[str, Mapping[str, int]]) -> None:
+        for purpose, row in counts.items():
+            for event, n in row.items():
+                self.count(purpose, event, int(n))
+
+    def drain(self) -> dict[str, dict[str, int]]:
+        with self._lock:
+            counts, self._counts = self._counts, {}
+        return {purpose: counts[purpose] for purpose in sorted(counts)}
+
+    @staticmethod
+    def hit_rate(row: Mapping[str, int]) -> float | None:
+        """Hits over lookups; None when nothing was looked up."""
+        lookups = row.get("hits", 0) + row.get("misses", 0)
+        return row.get("hits", 0) / lookups if lookups else None
+
+
+# -- the store ----------------------------------------------------------------------------------------------
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class ResponseCache:
+    """The cache one client uses: a directory, a mode and the counters. ``lookup`` and ``store`` count per
+    purpose (lookups only when the mode reads, stores and refusals only when it writes)."""
+
+    def __init__(
+        self,
+        directory: Path | str,
+        mode: CacheMode,
+        *,
+        counters: CacheCounters | None = None,
+        clock: Callable[[], datetime] = _utc_now,
+    ):
+        self.directory = Path(directory)
+        self.mode = mode
+        self.counters = counters if counters is not None else CacheCounters()
+        self._clock = clock
+
+    def path(self, key: str) -> Path:
+        return self.directory / key[:2] / f"{key}.json"
+
+    def lookup(self, request: CacheRequest, purpose: str) -> dict | None:
+        """The stored answer to ``request``, or None (a miss, or a mode that does not read)."""
+        if not self.mode.reads:
+            return None
+        material = key_material(request)
+        key = hashlib.sha256(_dumps(material)).hexdigest()
+        response = _read_entry(self.path(key), key, material)
+        self.counters.count(purpose, "hits" if response is not None else "misses")
+        return response
+
+    def store(self, request: CacheRequest, response: Mapping[str, Any], purpose: str) -> bool:
+        """Stores a complete answer (see ``unstorable_reason``); False when refused or the mode does not write.
+        An OSError (disk full, read-only directory) is the caller's to handle."""
+        if not self.mode.writes:
+            return False
+        if unstorable_reason(response) is not None:
+            self.counters.count(purpose, "refused")
+            return False
+        material = key_material(request)
+        key = hashlib.sha256(_dumps(material)).hexdigest()
+        body = _dumps({"request": material, "response": response})
+        header = {
+            "format": FORMAT,
+            "key": key,
+            "model": request.model,
+            "purpose": purpose,
+            "written": self._clock().astimezone(UTC).isoformat(timespec="milliseconds"),
+            "body_bytes": len(body),
+            "body_sha256": hashlib.sha256(body).hexdigest(),
+        }
+        _write_atomically(self.path(key), _dumps(header) + b"\n" + body + b"\n")
+        self.counters.count(purpose, "stores")
+        return True
+
+
+def _read_entry(path: Path, key: str, material: dict) -> dict | None:
+    try:
+        data = path.read_bytes()
+    except OSError:  # absent (the usual miss), unreadable, a directory: all misses
+        return None
+    newline = data.find(b"\n")
+    try:
+        header = json.loads(data[:newline]) if newline > 0 else None
+    except ValueError:
+        return None
+    if not isinstance(header, dict) or header.get("format") != FORMAT or header.get("key") != key:
+        return None
+    rest, body_bytes = data[newline + 1 :], header.get("body_bytes")
+    body = rest[:-1]
+    if not isinstance(body_bytes, int) or len(rest) != body_bytes + 1 or rest[-1:] != b"\n":  # truncated or grown
+        return None
+    if hashlib.sha256(body).hexdigest() != header.get("body_sha256"):  # damaged
+        return None
+    try:
+        stored = json.loads(body)
+    except ValueError:
+        return None
+    if not isinstance(stored, dict) or stored.get("request") != material:
+        return None
+    response = stored.get("response")
+    return response if unstorable_reason(response) is None else None
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    for attempt in (1, 2):  # a concurrent ``clear`` may remove the shard between mkdir and the rename
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        try:
+            handle, temporary = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".tmp", dir=path.parent)
+        except FileNotFoundError:
+            if attempt == 2:
+                raise
+            continue
+        try:
+            with os.fdopen(handle, "wb") as file:  # mkstemp: mode 0600, the prompts are the user's
+                file.write(data)
+                file.flush()
+                os.fsync(file.fileno())
+            os.replace(temporary, path)
+            return
+        except FileNotFoundError:
+            with contextlib.suppress(OSError):
+                os.unlink(temporary)
+            if attempt == 2:
+                raise
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(temporary)
+            raise
+
+
+# -- list, prune, clear -------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class EntryInfo:
+    path: Path
+    key: str
+    model: str
+    purpose: str
+    written: datetime
+    size: int  # bytes on disk
+
+
+@dataclass(frozen=True)
+class Scan:
+    entries: list[EntryInfo]
+    broken: list[Path]  # entry files whose header or size is wrong, and temporary files older than TEMP_GRACE_S
+
+
+@dataclass(frozen=True)
+class CacheListing:
+    directory: Path
+    entries: int
+    bytes: int
+    oldest: datetime | None
+    newest: datetime | None
+    per_model: dict[str, tuple[int, int]]  # model -> (entries, bytes)
+    broken: int
+    broken_bytes: int
+
+
+@dataclass(frozen=True)
+class Removal:
+    removed: int
+    removed_bytes: int
+    kept: int
+    kept_bytes: int
+
+
+def scan(directory: Path | str, *, now: float | None = None) -> Scan:
+    """The entries under ``directory`` read from their headers (bodies are checked on lookup), and the broken
+    files. Files that are not the cache's (other names) are not looked at."""
+    directory = Path(directory)
+    now = time.time() if now is None else now
+    entries, broken = [], []
+    if not directory.is_dir():
+        return Scan(entries, broken)
+    for shard in sorted(p for p in directory.iterdir() if _SHARD_NAME.match(p.name) and p.is_dir()):
+        for path in sorted(shard.iterdir()):
+            if _ENTRY_NAME.match(path.name):
+                info = _entry_info(path)
+                if info is None:
+                    broken.append(path)
+                elif info is not _GONE:
+                    entries.append(info)
+            elif _TEMP_NAME.match(path.name):
+                with contextlib.suppress(FileNotFoundError):
+                    if now - path.stat().st_mtime > TEMP_GRACE_S:
+                        broken.append(path)
+    return Scan(entries, broken)
+
+
+_GONE = object()  # removed by another process while being scanned
+
+
+def _entry_info(path: Path):
+    try:
+        size = path.stat().st_size
+        with path.open("rb") as file:
+            line = file.readline(_HEADER_LIMIT)
+    except FileNotFoundError:
+        return _GONE
+    except OSError:
+        return None
+    try:
+        header = json.loads(line)
+        written = datetime.fromisoformat(header["written"])
+        key, body_bytes = header["key"], header["body_bytes"]
+        model, purpose = str(header["model"]), str(header["purpose"])
+    except (ValueError, TypeError, KeyError):
+        return None
+    if header.get("format") != FORMAT or key != path.stem or written.tzinfo is None:
+        return None
+    if not isinstance(body_bytes, int) or size != len(line) + body_bytes + 1:
+        return None
+    return EntryInfo(path, key, model, purpose, written, size)
+
+
+def list_cache(directory: Path | str) -> CacheListing:
+    found = scan(directory)
+    per_model: dict[str, tuple[int, int]] = {}
+    for entry in found.entries:
+        count, size = per_model.get(entry.model, (0, 0))
+        per_model[entry.model] = (count + 1, size + entry.size)
+    times = [entry.written for entry in found.entries]
+    return CacheListing(
+        directory=Path(directory),
+        entries=len(found.entries),
+        bytes=sum(entry.size for entry in found.entries),
+        oldest=min(times, default=None),
+        newest=max(times, default=None),
+        per_model=dict(sorted(per_model.items())),
+        broken=len(found.broken),
+        broken_bytes=sum(_size(path) for path in found.broken),
+    )
+
+
+def prune(
+    directory: Path | str,
+    *,
+    older_than_days: float | None = None,
+    max_bytes: int | None = None,
+    now: datetime | None = None,
+) -> Removal:
+    """Removes broken files, entries written more than ``older_than_days`` ago, then the oldest entries until
+    at most ``max_bytes`` remain."""
+    if older_than_days is not None and not older_than_days >= 0:
+        raise ValueError(f"--older-than must be a number of days >= 0, got {older_than_days!r}")
+    if max_bytes is not None and max_bytes < 0:
+        raise ValueError(f"--max-bytes must be >= 0, got {max_bytes!r}")
+    now = _utc_now() if now is None else now
+    found = scan(directory, now=now.timestamp())
+    removed = [(path, _size(path)) for path in found.broken]
+    kept = sorted(found.entries, key=lambda e: (e.written, e.key))
+    if older_than_days is not None:
+        cutoff = now - timedelta(days=older_than_days)
+        removed += [(e.path, e.size) for e in kept if e.written < cutoff]
+        kept = [e for e in kept if e.written >= cutoff]
+    if max_bytes is not None:
+        total = sum(e.size for e in kept)
+        while kept and total > max_bytes:
+            oldest = kept.pop(0)
+            removed.append((oldest.path, oldest.size))
+            total -= oldest.size
+    return _remove(Path(directory), removed, kept)
+
+
+def clear(directory: Path | str) -> Removal:
+    """Removes every entry, broken file and temporary file; files of other names are left where they are."""
+    directory = Path(directory)
+    found = scan(directory, now=math.inf)  # every temporary file counts as left over
+    return _remove(directory, [(p, _size(p)) for p in [*(e.path for e in found.entries), *found.broken]], [])
+
+
+def _remove(directory: Path, removed: list[tuple[Path, int]], kept: list[EntryInfo]) -> Removal:
+    count = size = 0
+    for path, length in removed:
+        with contextlib.suppress(FileNotFoundError):  # another process pruned it first
+            path.unlink()
+            count, size = count + 1, size + length
+    if directory.is_dir():
+        for shard in directory.iterdir():
+            if _SHARD_NAME.match(shard.name) and shard.is_dir():
+                with contextlib.suppress(OSError):  # not empty
+                    shard.rmdir()
+    return Removal(count, size, len(kept), sum(e.size for e in kept))
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
+
+
+# -- the command --------------------------------------------------------------------------------------------
+PROG = "python -m pytest_amb.llm.cache"
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # one line, exit 2
+        self.exit(2, f"{PROG}: {message} (see --help)\n")
+
+
+def _days(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not value >= 0 or math.isinf(value):
+        raise argparse.ArgumentTypeError(f"'{text}' is not a number of days >= 0")
+    return value
+
+
+_UNITS = {"": 1, "K": 1024, "M": 1024**2, "G": 1024**3}
+
+
+def _bytes(text: str) -> int:
+    match = re.fullmatch(r"\s*(\d+)\s*([KMG]?)(?:i?B)?\s*", text, re.IGNORECASE)
+    if not match:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a size in bytes (an integer, or with K, M or G)")
+    return int(match[1]) * _UNITS[match[2].upper()]
+
+
+def _size_text(n: int) -> str:
+    for unit, scale in (("GiB", 1024**3), ("MiB", 1024**2), ("KiB", 1024)):
+        if n >= scale:
+            return f"{n / scale:.1f} {unit}"
+    return f"{n} B"
+
+
+def _time_text(moment: datetime | None) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC") if moment else "-"
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog=PROG, description="List, prune or clear the LLM response cache of pytest-amb.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="list|prune|clear")
+    where = argparse.ArgumentParser(add_help=False)
+    where.add_argument("--dir", type=Path, default=None, help=f"the cache directory (default: {default_directory()})")
+    commands.add_parser("list", parents=[where], help="count entries and bytes, oldest, newest, per model")
+    pruning = commands.add_parser("prune", parents=[where], help="remove old entries and broken files")
+    pruning.add_argument("--older-than", type=_days, metavar="DAYS", help="remove entries written before")
+    pruning.add_argument("--max-bytes", type=_bytes, metavar="N", help="then remove the oldest down to N (K/M/G)")
+    commands.add_parser("clear", parents=[where], help="remove every entry")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """0 done; 1 the file system refused; 2 bad input (one line on stderr)."""
+    parser = _parser()
+    options = parser.parse_args(argv)
+    directory = options.dir if options.dir is not None else default_directory()
+    if directory.exists() and not directory.is_dir():
+        parser.error(f"--dir {directory} is not a directory")
+    if options.command == "prune" and options.older_than is None and options.max_bytes is None:
+        parser.error("prune needs --older-than DAYS or --max-bytes N (or both)")
+    try:
+        if options.command == "list":
+            print("\n".join(_listing_lines(list_cache(directory))))
+        else:
+            if options.command == "prune":
+                done = prune(directory, older_than_days=options.older_than, max_bytes=options.max_bytes)
+            else:
+                done = clear(directory)
+            print(
+                f"{directory}: removed {done.removed} files ({_size_text(done.removed_bytes)}), "
+                f"kept {done.kept} entries ({_size_text(done.kept_bytes)})"
+            )
+    except OSError as exc:
+        print(f"{PROG}: {directory}: {exc.strerror or exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _listing_lines(listing: CacheListing) -> list[str]:
+    head = f"{listing.directory}: {listing.entries} entries, {_size_text(listing.bytes)}, "
+    lines = [head + f"oldest {_time_text(listing.oldest)}, newest {_time_text(listing.newest)}"]
+    width = max((len(model) for model in listing.per_model), default=0)
+    lines += [
+        f"  {model:<{width}}  {count:>7} entries  {_size_text(size):>10}"
+        for model, (count, size) in listing.per_model.items()
+    ]
+    if listing.broken:
+        lines.append(f"  {listing.broken} broken files ({_size_text(listing.broken_bytes)}): prune removes them")
+    return lines
+
+
+if __name__ == "__main__":
+    sys.exit(main())
