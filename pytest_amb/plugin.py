@@ -34,11 +34,11 @@ def pytest_configure(config):
         "markers",
         f"{TASK_MARKER}(family): a benchmark module of one task family; its tests take the '{STEP_FIXTURE}' fixture",
     )
-    from pytest_amb.config import ConfigError, resolve
+    from pytest_amb.config import ConfigError, named_families, resolve
 
     raw = options.read_raw(config)
     try:
-        run_config = resolve(raw, config.rootpath)
+        run_config = resolve(raw, config.rootpath, named_families(config))
     except ConfigError as exc:
         raise pytest.UsageError(str(exc)) from None
     from pytest_amb import baseline, fixtures, gates

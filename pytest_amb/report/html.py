@@ -27,6 +27,7 @@ from pytest_amb.report.results import (
     interval_text,
     legend_metrics,
     p_text,
+    totals_text,
     value_text,
 )
 from pytest_amb.report.terminal import render, transfer_gain_text
@@ -197,8 +198,7 @@ def summary_html(summary: dict, table, gate_results: list, plots: list, comparis
             f'<p class="amb-legend">{escape(" · ".join(gloss(m) for m in shown))}<br>{escape(DEFINITIONS)}</p>'
         )
     totals = summary["totals"]
-    parts.append(f"<p>steps: {totals['steps']} — {totals['passed']} solved, {totals['failed']} unsolved, "
-                 f"{totals['errors']} errors (endpoint or harness, never counted as answers)</p>")  # fmt: skip
+    parts.append(f"<p>{escape(totals_text(totals))}</p>")
     if gate_results:
         rows = "".join(
             f'<li class="{"amb-pass" if r.passed else "amb-fail"}">{escape(r.describe())}</li>' for r in gate_results

@@ -282,3 +282,13 @@ def evidence_text(entry: dict) -> str:
     if test == "bootstrap-streams":
         return f"{n} stream pair{'s' if n != 1 else ''}{'' if entry.get('ci95') else ' (no interval)'}"
     return f"{n} samples" if n is not None else ""
+
+
+def totals_text(totals: dict) -> str:
+    """The run's step counts: samples solved and unsolved, other steps (memory writes such as session
+    injections), and ERRORs, which are never answers."""
+    solved, unsolved = totals.get("solved", totals["passed"]), totals.get("unsolved", totals["failed"])
+    other = totals["steps"] - solved - unsolved - totals["errors"]
+    parts = [f"{solved} solved", f"{unsolved} unsolved"] + ([f"{other} other steps (memory writes)"] if other else [])
+    return (f"steps: {totals['steps']} — {', '.join(parts)}, {totals['errors']} errors "
+            "(endpoint or harness, never counted as answers)")  # fmt: skip

@@ -70,6 +70,8 @@ def summarize(results: list[dict], run: dict, table: MetricTable, reference_memo
             "passed": sum(r["status"] == "passed" for r in results),
             "failed": sum(r["status"] == "failed" for r in results),
             "errors": sum(r["status"] == "error" for r in results),
+            "solved": sum(r["status"] == "passed" and r["step"]["kind"] == "sample" for r in results),
+            "unsolved": sum(r["status"] == "failed" and r["step"]["kind"] == "sample" for r in results),
             "tokens": sum(s["tokens"]["total"] for s in streams),
         },
     }

@@ -22,6 +22,7 @@ from pytest_amb.report.results import (
     interval_text,
     legend_metrics,
     p_text,
+    totals_text,
     value_text,
 )
 
@@ -75,8 +76,7 @@ def _preamble(summary: dict) -> list[str]:
 
 def _closing(summary: dict) -> list[str]:
     totals = summary["totals"]
-    lines = wrap(f"steps: {totals['steps']} — {totals['passed']} solved, {totals['failed']} unsolved, "
-                 f"{totals['errors']} errors (endpoint or harness, never counted as answers)")  # fmt: skip
+    lines = wrap(totals_text(totals))
     if summary.get("run_dir"):
         lines.append(f"run directory: {summary['run_dir']}")
     partial = summary.get("partial")
