@@ -25,7 +25,7 @@ def _only_run(pytester):
 
 
 def test_the_oracle_solves_every_bundled_sample_on_sqlite(pytester):
-    result = _run(pytester, "--amb-task=dbbench", "--amb-model=oracle", "--amb-memory=zero_shot")
+    result = _run(pytester, "--amb-task=dbbench", "--amb-model=oracle", "--amb-memory=zero_shot", "-v")
     assert result.parseoutcomes() == {"solved": BUNDLED_SAMPLES, "deselected": 1}
     result.stdout.fnmatch_lines(["NOTE: the ORACLE replayed the gold solutions*", "*type INSERT*5*100.0%*"])
     _, steps, summary = _only_run(pytester)

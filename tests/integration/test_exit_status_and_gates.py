@@ -30,7 +30,8 @@ def test_a_failed_gate_fails_the_run_and_names_the_numbers(pytester):
     result = _run(pytester, "--amb-gate", "asr>=0.9", "--amb-gate", "csr>=0.1")
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     result.stdout.fnmatch_lines(
-        ["gate FAIL asr>=0.9 zero_shot/dbbench: 0.4872", "gate PASS csr>=0.1 zero_shot/dbbench: 0.4872",
+        ["gate FAIL asr>=0.9 zero_shot on dbbench: 0.4872 [0.34, 0.64] (n=39)",
+         "gate PASS csr>=0.1 zero_shot on dbbench: 0.4872 [0.34, 0.64] (n=39)",
          "amb: a quality gate failed; the run fails"]
     )  # fmt: skip
     gates = _summary(pytester)["gates"]
@@ -44,7 +45,7 @@ def test_passing_gates_keep_the_run_green(pytester):
 def test_a_gate_on_a_metric_no_stream_has_fails(pytester):
     result = _run(pytester, "--amb-gate", "judge_accuracy>=0.1")  # dbbench has no judge
     assert result.ret == pytest.ExitCode.TESTS_FAILED
-    result.stdout.fnmatch_lines(["gate FAIL judge_accuracy>=0.1 (all streams): not measured in any stream"])
+    result.stdout.fnmatch_lines(["gate FAIL judge_accuracy>=0.1 (all memories): not measured in any stream"])
 
 
 def test_an_error_step_fails_the_run(pytester):

@@ -29,7 +29,7 @@ def _run_dir(pytester):
 
 @pytest.mark.parametrize("memory", ["zero_shot", "stream_icl", "awm_pro", "mem0", "mems"])
 def test_each_memory_runs_both_tasks_to_the_end(pytester, memory):
-    result = _run(pytester, f"--amb-memory={memory}", "--amb-task=dbbench,locomo")
+    result = _run(pytester, f"--amb-memory={memory}", "--amb-task=dbbench,locomo", "-v")  # -v: per-stream rows
     outcomes = result.parseoutcomes()
     assert "errors" not in outcomes and sum(outcomes.get(k, 0) for k in ("passed", "solved", "unsolved")) == 39 + 68
     result.stdout.fnmatch_lines([f"  memory cost ({memory}): retrieval ×*"])

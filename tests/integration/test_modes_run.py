@@ -29,14 +29,14 @@ def _summary(pytester):
 @pytest.mark.parametrize(
     "mode, args, terminal, check, plots",
     [
-        ("offline", [], "*phase test*", lambda s: s["primary_phases"] == ["test"], {"csr"}),
-        ("online", [], "*CSR*LG*SL*", lambda s: len(s["lg"]["curve"]) == s["success"]["n"] > 0, {"csr"}),
-        ("replay", ["--amb-replay-m=10", "--amb-replay-n=5"], "*replay: FR*",
+        ("offline", [], "*ASR=judge=CSR*", lambda s: s["primary_phases"] == ["test"], {"csr"}),
+        ("online", [], "*ASR=judge=CSR*LG*SL*", lambda s: len(s["lg"]["curve"]) == s["success"]["n"] > 0, {"csr"}),
+        ("replay", ["--amb-replay-m=10", "--amb-replay-n=5"], "*FR*",
          lambda s: s["replay"]["replay"]["n"] > 0 and s["replay"]["stages"]["1"]["immediate"] is not None,
          {"csr", "replay"}),
-        ("transfer", ["--amb-forward-n=2"], "*forward transfer: FTG*",
+        ("transfer", ["--amb-forward-n=2"], "*FTG*",
          lambda s: len(s["forward_transfer"]["values"]) == s["forward_transfer"]["n"], {"csr", "ftg"}),
-        ("repair", ["--amb-repair-m=10", "--amb-repair-n=3"], "*repair (standard*RG*ER*NR*",
+        ("repair", ["--amb-repair-m=10", "--amb-repair-n=3"], "*RG*ER*NR*",
          lambda s: s["repair"]["full"]["n"] == s["phases"]["right_test"]["n"], {"csr", "repair"}),
     ],
 )  # fmt: skip
@@ -46,7 +46,7 @@ def test_every_mode_runs_on_both_tasks_and_reports_its_metrics(pytester, mode, a
     assert outcomes.get("solved", 0) > 0 and "errors" not in outcomes and "failed" not in outcomes
     result.stdout.fnmatch_lines([f"mode: {mode}", terminal])
     summary = _summary(pytester)
-    assert summary["mode"] == mode and summary["schema_version"] == 2
+    assert summary["mode"] == mode and summary["schema_version"] == 3
     assert {tuple(s["tasks"]) for s in summary["streams"]} >= {("dbbench",), ("locomo/amb-sample-1",)}
     for stream in summary["streams"]:
         assert check(stream), stream["stream"]

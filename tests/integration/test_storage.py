@@ -25,6 +25,7 @@ def test_a_5mb_answer_costs_a_bounded_number_of_bytes_per_step(pytester, verbose
         "--pyargs", "taskcases.locomo.test_locomo", "-p", "no:cacheprovider",
         "-W", "ignore::pytest.PytestAssertRewriteWarning",
         "--amb-memory=stream_icl", "--amb-limit=4", "--amb-model=verbose", "--amb-judge-model=reference",
+        "--amb-fail-unsolved=true",  # wrong answers as failed tests: what pytest prints per failure stays bounded
         f"--amb-base-url={verbose_endpoint.url()}", f"--amb-run-dir={pytester.path / 'runs'}",
         f"--html={pytester.path / 'report.html'}", "--self-contained-html",
     )  # fmt: skip

@@ -48,7 +48,7 @@ def test_the_example_task_runs_in_every_mode_with_its_metric_and_option(pytester
     assert result.ret == pytest.ExitCode.OK, result.stdout.str()
     outcomes = result.parseoutcomes()
     assert "errors" not in outcomes and "failed" not in outcomes and outcomes.get("solved", 0) > 0
-    result.stdout.fnmatch_lines(["stream * n *ASR*|err|*CSR*", "gate PASS abs_error<=0.5 stream_icl/arithmetic*"])
+    result.stdout.fnmatch_lines(["  memory * n *ASR*|err|*", "gate PASS abs_error<=0.5 stream_icl on arithmetic*"])
     summary = _summary(pytester)
     assert summary["config"]["arithmetic_tolerance"] == 0.5
     stream = summary["streams"][0]
@@ -60,7 +60,7 @@ def test_the_example_task_runs_in_every_mode_with_its_metric_and_option(pytester
 def test_a_failed_gate_on_the_example_metric_fails_the_run(pytester, installed):
     result = _run(pytester, "--amb-memory=zero_shot", "--amb-gate=abs_error<0")
     assert result.ret == pytest.ExitCode.TESTS_FAILED
-    result.stdout.fnmatch_lines(["gate FAIL abs_error<0 zero_shot/arithmetic: 0.0000"])
+    result.stdout.fnmatch_lines(["gate FAIL abs_error<0 zero_shot on arithmetic: 0.0000 [0.00, 0.00] (n=24)"])
 
 
 def test_the_example_metric_is_in_the_html_report(pytester, installed):
