@@ -163,8 +163,9 @@ def test_a_failing_init_script_is_a_setup_error_and_leaves_no_container(engine, 
 
 # -- whole runs ---------------------------------------------------------------------------------------
 def test_the_oracle_solves_every_bundled_sample_in_real_containers(pytester, engine, container_options):
-    result = _run(pytester, "--amb-task=os", "--amb-model=oracle", "--amb-memory=zero_shot", *container_options)
+    result = _run(pytester, "--amb-task=os", "--amb-model=oracle", "--amb-memory=zero_shot", "-v", *container_options)
     assert result.parseoutcomes()["solved"] == BUNDLED_SAMPLES and result.ret == 0
+    # the per-type breakdown is part of the per-stream rows, which -v shows
     result.stdout.fnmatch_lines(["NOTE: the ORACLE replayed the gold solutions*", "*type integer-match*11*100.0%*"])
     _, steps, summary = _only_run(pytester)
     (stream,) = summary["streams"]
