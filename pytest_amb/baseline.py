@@ -97,12 +97,14 @@ def identity(config) -> dict:
     from pytest_amb.journal import file_sha256
 
     described = config.to_json()
+    endpoints = [endpoint.to_json() for endpoint in config.endpoints()]
     data = [{"task": s.name, "file": Path(f).name, "sha256": file_sha256(f)} for s in config.tasks for f in s.files]
     return {
         "model": described["model"],
         "data": data,
         "data_hash": hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16],
-        "recipe": {key: described[key] for key in RECIPE_KEYS},
+        # the endpoints are recorded, not compared: the same models may be served from another URL
+        "recipe": {**{key: described[key] for key in RECIPE_KEYS}, "endpoints": endpoints},
     }
 
 

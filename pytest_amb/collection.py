@@ -70,6 +70,7 @@ class StepCollection:
         self.bench = bench  # session.BenchSession: the plan, the run configuration, where a resume starts
         self.benchmark_collected = False  # a test taking amb_step was collected (here, or on an xdist worker)
         self._first_worker_seen = False
+        self.preflight_notes: list[str] = []  # what the preflight found worth saying (a model not listed)
 
     def pytest_generate_tests(self, metafunc):
         if STEP_FIXTURE not in metafunc.fixturenames:
@@ -121,7 +122,9 @@ class StepCollection:
         from pytest_amb.plan import Step
 
         steps = (getattr(item, "callspec", None) and item.callspec.params.get(STEP_FIXTURE) for item in session.items)
-        self._refuse_split(session.config, {step.id for step in steps if isinstance(step, Step)})
+        selected = {step.id for step in steps if isinstance(step, Step)}
+        self._refuse_split(session.config, selected)
+        self._preflight(session.config, selected)
 
     def _refuse_split(self, config, selected: set[str]) -> None:
         if not selected or config.getoption("collectonly", False):
@@ -147,10 +150,23 @@ class StepCollection:
             return
         self.benchmark_collected = True
         self._refuse_split(self.bench.pytest_config, selected)
+        self._preflight(self.bench.pytest_config, selected)
         reporter = self.bench.pytest_config.pluginmanager.get_plugin("terminalreporter")
         if reporter is not None:
             for line in self.header_lines():
                 reporter.write_line(line)
+
+    def _preflight(self, config, selected: set[str]) -> None:
+        """One cheap request per real endpoint before the first step (``llm.preflight``): a dead or unauthorised
+        endpoint stops the run here, with exit 4, instead of costing every step its retries."""
+        if not selected or config.getoption("collectonly", False) or not self.bench.config.preflight:
+            return
+        from pytest_amb.llm import preflight
+
+        try:
+            self.preflight_notes = preflight.check(preflight_targets(self.bench.config))
+        except preflight.PreflightError as exc:
+            raise pytest.UsageError(str(exc)) from None
 
     # -- what the terminal shows --------------------------------------------------------------------
     def pytest_report_collectionfinish(self, config, start_path, items):
@@ -167,6 +183,7 @@ class StepCollection:
             lines.append("amb: set by " + ", ".join(f"{k} ({v})" for k, v in sorted(explicit.items())))
         if c.uses_reference_model:
             lines.append("amb: the REFERENCE MODEL (deterministic, no LLM) answers on loopback")
+        lines += [f"amb: {note}" for note in self.preflight_notes]
         found = self.bench.location.assessment
         if found is not None:
             lines.append(resume_line(self.bench.location.run_id, found))
@@ -188,6 +205,23 @@ class StepCollection:
             return
         if any(str(arg).startswith("--amb-") for arg in config.invocation_params.args):
             terminalreporter.write_line(pyargs_hint(config, self.bench.config), yellow=True)
+
+
+def preflight_targets(run_config) -> list:
+    """The real endpoints of the run, each with the option that sets its URL (the agent's when a role has none of
+    its own) and the variable its key comes from."""
+    from pytest_amb.llm.endpoints import URL_OPTION
+    from pytest_amb.llm.preflight import PreflightTarget
+
+    targets = []
+    for endpoint in run_config.endpoints():
+        if not endpoint.real:
+            continue
+        own = run_config.sources.get(f"{endpoint.role}_base_url", "default") != "default"
+        targets.append(PreflightTarget(roles=(endpoint.role,), base_url=endpoint.base_url, model=endpoint.model,
+                                       api_key=endpoint.api_key(), key_variable=endpoint.key_variable(),
+                                       option=URL_OPTION[endpoint.role] if own else URL_OPTION["agent"]))  # fmt: skip
+    return targets
 
 
 def pyargs_hint(pytest_config, run_config) -> str:

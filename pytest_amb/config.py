@@ -47,6 +47,14 @@ class RunConfig:
     reference_latency: float = 0.0
     llm_deadline: float = 120.0  # seconds per LLM call, retries included (not part of the results' definition)
     llm_breaker: int = 3  # failed calls in a row after which an endpoint's calls fail at once; 0 = never
+    judge_base_url: str | None = None  # None: the judge is the reference model
+    memory_model: str | None = None  # the memories' own calls; None: the agent model (reference for the oracle)
+    memory_base_url: str | None = None  # None: the memory model is the reference model
+    cache: str = "off"  # the response cache: auto, off, read, write, readwrite (not in to_json: answers are the same)
+    cache_dir: Path | None = None
+    prices: Path | None = None  # a price file extending the bundled table (reporting, not in to_json)
+    budget: float | None = None  # USD this invocation may spend (not in to_json)
+    preflight: bool = True  # check every real endpoint before the first step
     reference_memory: str | None = None  # the memory others are compared with (reporting, not in to_json)
     gate_scope: str = "memory"  # "memory" or "stream": what gates and baseline comparisons judge (reporting)
     fail_unsolved: bool = False  # wrong answers as failed tests (reporting, not in to_json)
@@ -63,6 +71,39 @@ class RunConfig:
     @property
     def uses_reference_model(self) -> bool:
         return REFERENCE_MODEL in (self.model, self.judge_model)
+
+    @property
+    def memory_llm_model(self) -> str:
+        """The model of the memories' own calls unless a mechanism's --amb-memory-config names its own."""
+        model = self.memory_model or self.model
+        return REFERENCE_MODEL if model == ORACLE_MODEL else model
+
+    def endpoint(self, role: str, model: str | None = None):
+        """The ``Endpoint`` of ``role`` (agent, judge, memory); ``model`` for a memory mechanism's own model."""
+        from pytest_amb.llm.endpoints import Endpoint
+
+        if role == "agent":
+            return Endpoint("agent", self.model, self.base_url)
+        if role == "judge":
+            return Endpoint("judge", self.judge_model, self.judge_base_url)
+        model = model or self.memory_llm_model
+        return Endpoint("memory", model, None if model in LOCAL_MODELS else self.memory_base_url or self.base_url)
+
+    def endpoints(self) -> list:
+        """The endpoints this run uses: the agent's; the judge's when a selected family asks for the judge; the
+        memories' when a selected memory makes LLM calls (one per distinct model)."""
+        from pytest_amb import registry
+
+        used = [self.endpoint("agent")]
+        if any("judge_llm" in registry.family(family).services for family in self.families):
+            used.append(self.endpoint("judge"))
+        models = [
+            (self.memory_overrides.get(name) or {}).get("model") or self.memory_llm_model
+            for name in self.memories
+            if registry.memory_class(name).needs_llm
+        ]
+        used += [self.endpoint("memory", model) for model in dict.fromkeys(models)]
+        return used
 
     @property
     def families(self) -> list[str]:
@@ -83,6 +124,9 @@ class RunConfig:
             "model": self.model,
             "base_url": redact_url(self.base_url),
             "judge_model": self.judge_model,
+            "judge_base_url": redact_url(self.judge_base_url),
+            "memory_model": self.memory_llm_model,
+            "memory_base_url": redact_url(self.memory_base_url),
             "data_dir": str(self.data_dir) if self.data_dir else None,
             "embedding_model": self.embedding_model,
             "memory_config": str(self.memory_config) if self.memory_config else None,
@@ -224,6 +268,7 @@ def resolve(raw: dict[str, RawValue], rootdir: Path, named: dict[str, str] | Non
 
     shuffle = boolean("shuffle")
     fail_unsolved = boolean("fail_unsolved")
+    preflight = boolean("preflight")
     reference_memory = (raw["reference_memory"].value or "").strip() or memory_names[0]
     if reference_memory not in memory_names:
         fail("reference_memory", f"'{reference_memory}' is not one of this run's memories ({', '.join(memory_names)})")
@@ -269,11 +314,38 @@ def resolve(raw: dict[str, RawValue], rootdir: Path, named: dict[str, str] | Non
     register_url(base_url)  # its password is redacted wherever it could be printed or written
     if base_url and not base_url.startswith(("http://", "https://")):
         fail("base_url", f"'{redact_url(base_url)}' is not an http(s) URL")
+    def endpoint_url(name: str, role_model: str, model_option: str) -> str | None:
+        """A role's endpoint: its own URL option, else the agent's; none for a model that runs inside pytest-amb."""
+        own = (raw[name].value or "").strip() or None
+        register_url(own)
+        if role_model in LOCAL_MODELS:
+            if own:
+                fail(name, f"'{role_model}' runs inside pytest-amb and needs no endpoint; remove it or name a real "
+                           f"model with --amb-{model_option.replace('_', '-')}")  # fmt: skip
+            return None
+        url = own or base_url
+        if not url:
+            fail(model_option, f"'{role_model}' needs an endpoint: pass --amb-{name.replace('_', '-')} or --amb-base-url")
+        if not url.startswith(("http://", "https://")):
+            fail(name if own else "base_url", f"'{redact_url(url)}' is not an http(s) URL")
+        return url
+
     judge_model = (raw["judge_model"].value or "").strip() or (REFERENCE_MODEL if model == ORACLE_MODEL else model)
     if judge_model == ORACLE_MODEL:
         fail("judge_model", "'oracle' cannot judge; use 'reference' or a real model")
-    if judge_model != REFERENCE_MODEL and not base_url:
-        fail("judge_model", f"'{judge_model}' needs an endpoint: pass --amb-base-url and a real --amb-model")
+    judge_base_url = endpoint_url("judge_base_url", judge_model, "judge_model")
+    memory_model = (raw["memory_model"].value or "").strip() or None
+    if memory_model == ORACLE_MODEL:
+        fail("memory_model", "'oracle' writes no prompts; use 'reference' or a real model")
+    memory_base_url = (raw["memory_base_url"].value or "").strip() or None  # else the agent's
+    register_url(memory_base_url)
+    if memory_base_url and not memory_base_url.startswith(("http://", "https://")):
+        fail("memory_base_url", f"'{redact_url(memory_base_url)}' is not an http(s) URL")
+    memory_models = {REFERENCE_MODEL if (memory_model or model) == ORACLE_MODEL else (memory_model or model)}
+    memory_models |= {(section or {}).get("model") for section in memory_overrides.values()} - {None}
+    for needs_url in sorted(memory_models - set(LOCAL_MODELS)):
+        if not (memory_base_url or base_url):
+            fail("memory_base_url", f"the memory model '{needs_url}' needs an endpoint: pass --amb-memory-base-url")
 
     run_dir = Path(raw["run_dir"].value or "reports/runs").expanduser()
     if not run_dir.is_absolute():
@@ -299,7 +371,37 @@ def resolve(raw: dict[str, RawValue], rootdir: Path, named: dict[str, str] | Non
         fail("llm_deadline", f"'{raw['llm_deadline'].value}' is not accepted; give finite seconds > 0")
     llm_breaker = non_negative("llm_breaker", int, "give a whole number of failed calls (0 = never)")
 
-    return RunConfig(
+    from pytest_amb.llm import cache as response_cache
+
+    cache = (raw["cache"].value or "auto").strip().lower()
+    if cache != "auto":
+        try:
+            response_cache.parse_mode(cache)
+        except ValueError:
+            fail("cache", f"'{raw['cache'].value}' is not accepted; accepted: auto, off, read, write, readwrite")
+    cache_dir = Path(raw["cache_dir"].value).expanduser() if raw["cache_dir"].value else None
+    if cache_dir is not None and not cache_dir.is_absolute():
+        cache_dir = rootdir / cache_dir
+    cache_dir = cache_dir or response_cache.default_directory()
+    if cache != "off" and cache != "read":
+        problem = _unusable_dir(cache_dir)
+        if problem:
+            fail("cache_dir", f"{problem}; give a writable folder or --amb-cache=off")
+    prices = Path(raw["prices"].value).expanduser() if raw["prices"].value else None
+    if prices is not None:
+        from pytest_amb.llm.pricing import PriceFileError, PriceTable
+
+        try:
+            PriceTable.load(prices)
+        except (PriceFileError, OSError) as exc:
+            fail("prices", str(exc))
+    budget = None
+    if (raw["budget"].value or "").strip():
+        budget = non_negative("budget", float, "give an amount in USD > 0")
+        if not math.isfinite(budget) or budget <= 0:
+            fail("budget", f"'{raw['budget'].value}' is not accepted; give an amount in USD > 0")
+
+    config = RunConfig(
         mode=mode,
         memories=tuple(memory_names),
         tasks=tuple(tasks),
@@ -309,6 +411,14 @@ def resolve(raw: dict[str, RawValue], rootdir: Path, named: dict[str, str] | Non
         model=model,
         base_url=base_url,
         judge_model=judge_model,
+        judge_base_url=judge_base_url,
+        memory_model=memory_model,
+        memory_base_url=memory_base_url,
+        cache=cache,
+        cache_dir=cache_dir,
+        prices=prices,
+        budget=budget,
+        preflight=preflight,
         data_dir=data_dir,
         run_dir=run_dir,
         embedding_model=embedding_model,
@@ -326,3 +436,12 @@ def resolve(raw: dict[str, RawValue], rootdir: Path, named: dict[str, str] | Non
         task_options=task_options,
         sources={name: value.source for name, value in raw.items()} | {"task": task_source},
     )
+    if budget is not None:
+        from pytest_amb.budget import unpriced_models
+        from pytest_amb.llm.pricing import PriceTable
+
+        unpriced = unpriced_models([e.model for e in config.endpoints() if e.real], PriceTable.load(prices))
+        if unpriced:
+            fail("budget", f"no price is known for the model '{unpriced[0]}', so no budget can be kept: add its price "
+                           f"with --amb-prices FILE (see docs/cost.md)")  # fmt: skip
+    return config

@@ -12,12 +12,15 @@ from pathlib import Path
 import pytest
 
 from pytest_amb import registry
+from pytest_amb.budget import Spending
 from pytest_amb.config import ORACLE_MODEL, REFERENCE_MODEL, RunConfig
 from pytest_amb.embedding import CountingEmbedder, EmbedderError
 from pytest_amb.interfaces import EnvironmentUnavailable, JudgeError
 from pytest_amb.llm.breaker import CircuitBreaker
-from pytest_amb.llm.client import LLMClient, LLMError, UsageLedger, api_key_from_environment
+from pytest_amb.llm.cache import CacheCounters, ResponseCache, parse_mode
+from pytest_amb.llm.client import LLMClient, LLMError, UsageLedger
 from pytest_amb.llm.oracle import OracleAgent
+from pytest_amb.llm.pricing import PriceTable
 from pytest_amb.memory import MemoryDeps, Scope
 from pytest_amb.plan import SAMPLE, Plan, Step, memory_anchors
 from pytest_amb.resume import (
@@ -57,6 +60,7 @@ class Engine:
         self.checkpoints = checkpoints  # <run>/checkpoints; None = no checkpoints (unit tests)
         self.ledger = UsageLedger()
         self._breaker = CircuitBreaker(config.llm_breaker)  # one per process: fail fast on a dead endpoint
+        self._cache_counters = CacheCounters()
         self._reference = None
         self._agent = None
         self._judge = None
@@ -72,10 +76,12 @@ class Engine:
             for stream in plan.streams
             for step, anchor in zip(stream.steps, memory_anchors(stream.steps))
         }
-        if recheck is None and checkpoints is not None:
-            location = active(Path(checkpoints).parent)
-            recheck = location.recheck if location is not None else None
+        location = active(Path(checkpoints).parent) if checkpoints is not None else None
+        if recheck is None and location is not None:
+            recheck = location.recheck
         self.recheck = recheck or {}  # a resumed run: step id -> the memory digests its latest attempt recorded
+        spend_dir = Path(checkpoints).parent / "spend" / location.invocation if location is not None else None
+        self.spending = Spending(config.budget, PriceTable.load(config.prices), spend_dir)
 
     # -- services -----------------------------------------------------------------------------------
     def _reference_url(self) -> str:
@@ -89,29 +95,42 @@ class Engine:
             ).start()
         return self._reference.base_url
 
-    def _client(self, model: str) -> LLMClient:
+    def _client(self, endpoint) -> LLMClient:
+        """One client per role and model: the reference model's loopback server, or the role's endpoint with the
+        role's key (``llm.endpoints``); each with the response cache in the run's mode."""
         limits = {"deadline_s": self.config.llm_deadline, "breaker": self._breaker}
-        if model == REFERENCE_MODEL:
-            return LLMClient(base_url=self._reference_url(), model=model, endpoint="reference", ledger=self.ledger,
-                             **limits)  # fmt: skip
+        if not endpoint.real:
+            return LLMClient(base_url=self._reference_url(), model=endpoint.model, endpoint="reference",
+                             ledger=self.ledger, cache=self._cache_for(real=False), **limits)  # fmt: skip
         return LLMClient(
-            base_url=self.config.base_url,
-            model=model,
+            base_url=endpoint.base_url,
+            model=endpoint.model,
             endpoint="openai-compatible",
             ledger=self.ledger,
-            api_key=api_key_from_environment(),
+            api_key=endpoint.api_key(),
+            cache=self._cache_for(real=True),
             **limits,
         )
 
+    def _cache_for(self, real: bool):
+        """The response cache of a client: ``--amb-cache=auto`` reads and writes for real endpoints and is off
+        for the reference model (its answers cost nothing and are computed, not sampled)."""
+        mode = self.config.cache
+        if mode == "auto":
+            mode = "readwrite" if real else "off"
+        if mode == "off":
+            return None
+        return ResponseCache(self.config.cache_dir, parse_mode(mode), counters=self._cache_counters)
+
     def _judge_llm(self) -> LLMClient:
         if self._judge is None:
-            self._judge = self._client(self.config.judge_model)
+            self._judge = self._client(self.config.endpoint("judge"))
         return self._judge
 
     @property
     def agent(self) -> LLMClient:
         if self._agent is None:
-            self._agent = self._client(self.config.model)
+            self._agent = self._client(self.config.endpoint("agent"))
         return self._agent
 
     def _agent_for(self, task, step: Step):
@@ -195,15 +214,12 @@ class Engine:
         return self._embedder
 
     def _memory_llm(self, name: str) -> LLMClient:
-        """The client of a mechanism's own calls: its configured model, else the agent's (the reference
-        model when the agent is the oracle, which cannot write prompts)."""
-        model = (self.config.memory_overrides.get(name) or {}).get("model") or self.config.model
-        if model == ORACLE_MODEL:
-            model = REFERENCE_MODEL
-        key = f"memory:{model}"
-        if key not in self._memory_clients:
-            self._memory_clients[key] = self._client(model)
-        return self._memory_clients[key]
+        """The client of a mechanism's own calls: its configured model, else the memory model (``--amb-memory-model``,
+        by default the agent's; the reference model when the agent is the oracle, which cannot write prompts)."""
+        model = (self.config.memory_overrides.get(name) or {}).get("model") or self.config.memory_llm_model
+        if model not in self._memory_clients:
+            self._memory_clients[model] = self._client(self.config.endpoint("memory", model))
+        return self._memory_clients[model]
 
     def _new_memory(self, name: str, stream_id: str):
         cls = registry.memory_class(name)
@@ -344,6 +360,7 @@ class Engine:
         in this process; a read-only step needs the memory as of the learning step before it. In a resumed
         run, a re-checked step whose journaled attempt read the very memory it would read now is skipped:
         that result stands. Every result records the digests of the memory it read and left."""
+        self.spending.check()  # before anything: a step the budget does not allow is skipped untouched
         anchor = self.anchors[step.id]
         state = None
         if step.update:
@@ -363,6 +380,7 @@ class Engine:
             if state is not None:
                 self._after_learning(step, state, watched)
         result.provenance["memory_state"] = {"read": read, "wrote": state.digest if state is not None else None}
+        self.spending.add(result.llm_calls)
         return result
 
     def _execute(self, step: Step, memory) -> StepResult:
@@ -399,13 +417,8 @@ def services_to_load(config: RunConfig) -> list[tuple[str, str]]:
     when a model, the judge or a memory's model is the reference model; the container engine when a selected
     family declares that service; the embedding model when a selected memory embeds."""
     memories = [registry.memory_class(name) for name in config.memories]
-    models = {config.judge_model} | (set() if config.uses_oracle else {config.model})
-    for name, cls in zip(config.memories, memories):
-        if cls.needs_llm:  # as _memory_llm: the oracle writes no prompts, the reference model does
-            model = (config.memory_overrides.get(name) or {}).get("model") or config.model
-            models.add(REFERENCE_MODEL if model == ORACLE_MODEL else model)
     out = []
-    if REFERENCE_MODEL in models:
+    if any(endpoint.model == REFERENCE_MODEL for endpoint in config.endpoints()):
         out.append((REFERENCE_SERVICE, "reference model"))
     if any(CONTAINER_SERVICE in registry.family(family).services for family in config.families):
         out.append((CONTAINER_SERVICE, "container engine"))

@@ -50,8 +50,51 @@ OPTIONS: tuple[OptionSpec, ...] = (
     ),
     OptionSpec(
         "base_url",
-        "OpenAI-compatible endpoint for --amb-model (API key from AMB_API_KEY or OPENAI_API_KEY)",
+        "OpenAI-compatible endpoint of the agent, --amb-model (API key from AMB_API_KEY or OPENAI_API_KEY); the "
+        "judge and the memories use it too unless given their own",
         metavar="URL",
+    ),
+    OptionSpec(
+        "judge_base_url",
+        "OpenAI-compatible endpoint of the LLM judge, --amb-judge-model (API key from AMB_JUDGE_API_KEY, else "
+        "the agent's); default: the agent's endpoint",
+        metavar="URL",
+    ),
+    OptionSpec(
+        "memory_model",
+        "model of the memories' own LLM calls (fact extraction, workflow induction, ...); default: the agent "
+        "model ('reference' when the agent is the oracle); a mechanism's 'model' in --amb-memory-config wins",
+        metavar="NAME",
+    ),
+    OptionSpec(
+        "memory_base_url",
+        "OpenAI-compatible endpoint of the memories' own LLM calls (API key from AMB_MEMORY_API_KEY, else the "
+        "agent's); default: the agent's endpoint",
+        metavar="URL",
+    ),
+    OptionSpec(
+        "cache",
+        "LLM response cache: auto (readwrite for real endpoints, off for the reference model), off, read, write, "
+        "readwrite; manage it with 'python -m pytest_amb.llm.cache list|prune|clear'",
+        default="auto",
+        metavar="MODE",
+    ),
+    OptionSpec(
+        "cache_dir",
+        "folder of the LLM response cache (default: $XDG_CACHE_HOME/pytest-amb/llm or ~/.cache/pytest-amb/llm)",
+        metavar="DIR",
+    ),
+    OptionSpec(
+        "prices",
+        "JSON or YAML file of model prices (USD per million tokens: input, output, cached_input) extending the "
+        "bundled table, for the cost in money",
+        metavar="FILE",
+    ),
+    OptionSpec(
+        "budget",
+        "the most this invocation may spend, in USD: no new step starts once the next would pass it; the run "
+        "is then partial and --amb-resume finishes it (needs a price for every model used)",
+        metavar="USD",
     ),
     OptionSpec(
         "llm_deadline",
@@ -65,6 +108,13 @@ OPTIONS: tuple[OptionSpec, ...] = (
         "calls to it in the process fail at once as infrastructure errors; 0 = never",
         default="3",
         metavar="N",
+    ),
+    OptionSpec(
+        "preflight",
+        "true: before the first step, send one cheap request to each real endpoint (model list, else a one-token "
+        "chat) and stop with exit 4 if one cannot be reached or refuses the key; false: skip it",
+        default="true",
+        metavar="BOOL",
     ),
     OptionSpec(
         "judge_model",

@@ -3,7 +3,8 @@
 
 - A URL loses its password: ``scheme://user:***@host/...``, in a configuration value and anywhere in a text.
 - A secret is replaced by ``***`` wherever it occurs in a text: the API key (``AMB_API_KEY`` /
-  ``OPENAI_API_KEY``, read when a text is redacted, and any key an LLM client was given), the password of every
+  ``OPENAI_API_KEY``, and the judge's and memories' ``AMB_JUDGE_API_KEY`` / ``AMB_MEMORY_API_KEY``, read when
+  a text is redacted, and any key an LLM client was given), the password of every
   registered URL (``--amb-base-url`` and every secret option's value) with its percent-decoded form and its HTTP
   basic-auth encoding, and the whole value of a secret option that is not a URL. A secret shorter than
   ``MIN_SECRET`` characters is redacted inside URLs only: replacing it in free text would shred the text.
@@ -19,7 +20,8 @@ import re
 import threading
 from urllib.parse import unquote, urlsplit, urlunsplit
 
-API_KEY_VARIABLES = ("AMB_API_KEY", "OPENAI_API_KEY")
+API_KEY_VARIABLES = ("AMB_API_KEY", "OPENAI_API_KEY")  # the agent's key, and every role's fallback
+ROLE_KEY_VARIABLES = {"judge": "AMB_JUDGE_API_KEY", "memory": "AMB_MEMORY_API_KEY"}  # a role's own key
 MASK = "***"
 MIN_SECRET = 6
 _URL_PASSWORD = re.compile(r"(?P<head>\b[A-Za-z][A-Za-z0-9+.-]*://[^\s/?#@:\"'<>]*):(?P<password>[^\s/?#@\"'<>]+)@")
@@ -72,7 +74,7 @@ def register_option_value(value: str | None) -> None:
 
 def secrets() -> list[str]:
     """Every secret known now, longest first (so that a secret inside another is not half-replaced)."""
-    found = {os.environ.get(name) or "" for name in API_KEY_VARIABLES}
+    found = {os.environ.get(name) or "" for name in (*API_KEY_VARIABLES, *ROLE_KEY_VARIABLES.values())}
     found = {s for s in found if len(s) >= MIN_SECRET}
     with _lock:
         found |= _registered

@@ -4,11 +4,12 @@ is registered by its path, so the engine finds which steps of a resumed run it r
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
-WORKER_PATH, WORKER_RESUMED, WORKER_TO_RUN, WORKER_RECHECK = (
-    "amb_run_path", "amb_resumed", "amb_resume_to_run", "amb_resume_recheck"
+WORKER_PATH, WORKER_RESUMED, WORKER_TO_RUN, WORKER_RECHECK, WORKER_INVOCATION = (
+    "amb_run_path", "amb_resumed", "amb_resume_to_run", "amb_resume_recheck", "amb_invocation"
 )  # fmt: skip
 _ACTIVE: dict[str, RunLocation] = {}
 
@@ -21,6 +22,7 @@ class RunLocation:
     recheck: dict[str, dict] = field(default_factory=dict)  # step id -> {"read", "wrote"} digests of its attempt
     attempts: list[dict] = field(default_factory=list)  # a resumed run, controller: every journaled attempt
     assessment: object = None  # a resumed run, controller: resume.Assessment at the start
+    invocation: str = field(default_factory=lambda: uuid.uuid4().hex[:12])  # this pytest command (and its workers)
 
     @property
     def run_id(self) -> str:
@@ -31,6 +33,7 @@ class RunLocation:
         workerinput[WORKER_RESUMED] = self.resumed
         workerinput[WORKER_TO_RUN] = sorted(self.to_run) if self.to_run is not None else None
         workerinput[WORKER_RECHECK] = self.recheck
+        workerinput[WORKER_INVOCATION] = self.invocation
 
 
 def active(path: Path) -> RunLocation | None:
@@ -53,7 +56,8 @@ def _locate(pytest_config, run_config, plan) -> RunLocation:
         to_run = workerinput.get(WORKER_TO_RUN)
         return RunLocation(Path(workerinput[WORKER_PATH]), resumed=bool(workerinput.get(WORKER_RESUMED)),
                            to_run=frozenset(to_run) if to_run is not None else None,
-                           recheck=dict(workerinput.get(WORKER_RECHECK) or {}))  # fmt: skip
+                           recheck=dict(workerinput.get(WORKER_RECHECK) or {}),
+                           invocation=workerinput[WORKER_INVOCATION])  # fmt: skip
     if run_config.resume:
         path = resume.find_run(run_config.run_dir, run_config.resume, run_config.hash)
         attempts = [{k: v for k, v in r.items() if k != "config_hash"} for r in read_steps(path)]

@@ -57,6 +57,7 @@ class StepResult:
 def run_step(step: Step, *, task, memory, agent_llm, ledger, provenance: dict, infrastructure_errors=()) -> StepResult:
     """Run one step; never raises for problems inside the step, which become ``status == "error"``."""
     started = time.perf_counter()
+    ledger.start_step(step.id)
     result = StepResult(step=step.to_json(), status=ERROR, provenance=provenance)
     try:
         if step.kind == INJECT:

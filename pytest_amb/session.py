@@ -148,6 +148,7 @@ class BenchSession:
                 "config_hash": self.config.hash,
                 "seeds": list(self.config.seeds),
                 "reference_model": self.config.uses_reference_model,
+                **self.llm_metadata(),
                 "data": [
                     {"task": s.name, "bundled": s.bundled, "file": str(f), "sha256": file_sha256(f)}
                     for s in self.config.tasks
@@ -172,6 +173,7 @@ class BenchSession:
             "run_dir": str(self.journal.path),
             "config": self.config.to_json(),
             "reference_model": self.config.uses_reference_model,
+            **self.llm_metadata(),
             "stream_order": [stream.id for stream in self.plan().streams],
             "partial": self._partial(found),
             "skipped": [{"family": family, "steps": steps, "reason": reason}
@@ -181,7 +183,7 @@ class BenchSession:
         table = self.table
         self.outcome = verdict.conclude(found.results, run, table, self.gates, self.baseline_request, self.baseline,
                                         reference_memory=self.config.reference_memory,
-                                        gate_scope=self.config.gate_scope)  # fmt: skip
+                                        gate_scope=self.config.gate_scope, prices=self.prices())  # fmt: skip
         self.journal.write_summary(self.outcome.summary)
         if self.baseline_request is not None and self.baseline_request.save:
             from pytest_amb import baseline
@@ -196,6 +198,18 @@ class BenchSession:
         junit.record(self.pytest_config, self.outcome)  # before the junitxml plugin writes its file
         session.exitstatus = verdict.exit_status(session.exitstatus, self.failures, self.outcome,
                                                  nothing_to_do=self.nothing_to_do)  # fmt: skip
+
+    def llm_metadata(self) -> dict:
+        """The endpoint of each role (redacted; the key by its variable), the response cache and the budget."""
+        c = self.config
+        return {"endpoints": [endpoint.to_json() for endpoint in c.endpoints()],
+                "cache": {"mode": c.cache, "directory": str(c.cache_dir) if c.cache_dir else None},
+                "budget_usd": c.budget}  # fmt: skip
+
+    def prices(self):
+        from pytest_amb.llm.pricing import PriceTable
+
+        return PriceTable.load(self.config.prices)
 
     @property
     def nothing_to_do(self) -> bool:

@@ -22,16 +22,17 @@ class RunOutcome:
 
 
 def conclude(results: list[dict], run: dict, table, gates: list, request, baseline: dict | None, *,
-             reference_memory: str | None = None, gate_scope: str = "memory") -> RunOutcome:  # fmt: skip
+             reference_memory: str | None = None, gate_scope: str = "memory", prices=None) -> RunOutcome:  # fmt: skip
     """``run``: the run metadata for summarize; ``request``: baseline.BaselineRequest (or None); ``baseline``:
     the loaded --amb-compare baseline (or None); ``reference_memory``: the memory the others are compared
     with (default: the run's first); ``gate_scope``: "memory" (gates and the baseline comparison judge each
-    memory over all its streams) or "stream" (each stream)."""
+    memory over all its streams) or "stream" (each stream); ``prices``: the llm.pricing.PriceTable the
+    cost in money is computed with (default: the bundled table)."""
     from pytest_amb import gates as gate_rules
     from pytest_amb.baseline import compare
     from pytest_amb.report.summary import summarize
 
-    metrics = summarize(results, run, table, reference_memory=reference_memory)
+    metrics = summarize(results, run, table, reference_memory=reference_memory, prices=prices)
     if gate_scope == "stream":
         subjects = _stream_subjects(metrics, results, run, table)
     else:

@@ -105,3 +105,10 @@ def _fresh_registry():
     from pytest_amb import registry
 
     registry.refresh()
+
+
+@pytest.fixture(autouse=True)
+def _response_cache_of_the_test(tmp_path_factory, monkeypatch):
+    """Runs against real endpoints cache their answers by default: each test gets its own cache, so no test
+    replays another's answers (an outage test must meet its outage) and none writes into the user's home."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("user-cache")))  # the cache's default home

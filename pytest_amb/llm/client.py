@@ -13,19 +13,20 @@ the redaction rule, so an endpoint that echoes the API key or the URL's password
 from __future__ import annotations
 
 import logging
-import os
 import random
 import time
-from dataclasses import asdict, dataclass, field
+import warnings
+from dataclasses import asdict, dataclass, field, replace
 
 from pytest_amb import redaction
 from pytest_amb.llm.breaker import CircuitBreaker
+from pytest_amb.llm.cache import CacheMode, CacheRequest, ResponseCache, cache_key
 
 PURPOSES = ("agent", "judge", "memory")
-API_KEY_VARIABLES = redaction.API_KEY_VARIABLES
 DEFAULT_DEADLINE_S = 120.0  # seconds one call may take, retries included (--amb-llm-deadline)
 CONNECT_TIMEOUT_S = 10.0
 _TRANSIENT_STATUS = (408, 409, 429)
+REFERENCE_CACHE_URL = "reference://loopback"  # the reference model's port changes from run to run; its answers do not
 
 
 class LLMError(RuntimeError):
@@ -41,6 +42,9 @@ class CallRecord:
     prompt_tokens: int
     completion_tokens: int
     latency_s: float
+    cached_prompt_tokens: int = 0  # prompt tokens the provider served from its own prompt cache (billed less)
+    from_cache: bool = False  # the answer was replayed from the response cache: no request, no cost
+    cache_lookup: bool = False  # the response cache was consulted (a miss when not from_cache)
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -49,10 +53,23 @@ class CallRecord:
 @dataclass
 class UsageLedger:
     """Every LLM call and embedding batch since the last ``drain``; the runner drains it once per step
-    and reads ``mark``/``since`` to attribute costs to memory retrieval and memory update."""
+    and reads ``mark``/``since`` to attribute costs to memory retrieval and memory update. ``step`` is the step
+    running now (the response cache keys sampled answers by it), ``repeats`` how often each request was sent in
+    it (so that a request sent twice in one step gets two answers, as it would from the endpoint)."""
 
     calls: list[CallRecord] = field(default_factory=list)
     embedded: list[int] = field(default_factory=list)  # texts per embedding call
+    step: str = ""
+    repeats: dict[str, int] = field(default_factory=dict)
+
+    def start_step(self, step_id: str) -> None:
+        self.step, self.repeats = step_id, {}
+
+    def repeat_index(self, request_key: str) -> int:
+        """0 for the first time ``request_key`` is sent in this step, 1 for the second, ..."""
+        index = self.repeats.get(request_key, 0)
+        self.repeats[request_key] = index + 1
+        return index
 
     def record(self, call: CallRecord) -> None:
         self.calls.append(call)
@@ -74,15 +91,8 @@ class UsageLedger:
         }
 
     def drain(self) -> list[CallRecord]:
-        calls, self.calls, self.embedded = self.calls, [], []
+        calls, self.calls, self.embedded, self.repeats = self.calls, [], [], {}
         return calls
-
-
-def api_key_from_environment() -> str | None:
-    for name in API_KEY_VARIABLES:
-        if os.environ.get(name):
-            return os.environ[name]
-    return None
 
 
 class LLMClient:
@@ -98,6 +108,7 @@ class LLMClient:
         max_retries: int = 3,
         deadline_s: float = DEFAULT_DEADLINE_S,
         breaker: CircuitBreaker | None = None,  # shared by the clients of one process; else the client's own
+        cache: ResponseCache | None = None,  # the response cache (its mode says whether it reads and writes)
     ):
         import openai  # heavy; only when a benchmark step needs an LLM
 
@@ -109,6 +120,8 @@ class LLMClient:
         self.max_retries = max_retries
         self.deadline_s = deadline_s
         self.breaker = breaker if breaker is not None else CircuitBreaker()
+        self.cache = cache
+        self._store_failed = False
         redaction.register_url(base_url)
         redaction.register_secret(api_key)
         _redact_http_logs()
@@ -128,7 +141,8 @@ class LLMClient:
         operation: str = "",
     ) -> dict:
         """One chat completion; returns the assistant message as a plain dict. ``operation`` names a
-        memory operation (``<mechanism>.<operation>``), sent as ``X-AMB-Operation``."""
+        memory operation (``<mechanism>.<operation>``), sent as ``X-AMB-Operation``. With a response cache that
+        reads, a stored answer to the same request is returned without a request."""
         if purpose not in PURPOSES:
             raise ValueError(f"unknown LLM call purpose '{purpose}'; known: {', '.join(PURPOSES)}")
         kwargs: dict = {"model": self.model, "messages": messages, "temperature": temperature}
@@ -136,16 +150,46 @@ class LLMClient:
             kwargs.update(tools=tools, tool_choice="auto")
         if max_tokens:
             kwargs["max_tokens"] = max_tokens
-        started = time.perf_counter()
+        headers = {"X-AMB-Purpose": purpose, **({"X-AMB-Operation": operation} if operation else {})}
         where = f"{purpose} call to {self.endpoint} model '{self.model}'"
+        started = time.perf_counter()
+        request = self._cache_request(kwargs, headers)
+        response = self.cache.lookup(request, purpose) if request is not None else None
+        from_cache = response is not None
+        if response is None:
+            response = self._request(kwargs, headers, where, started)
+        try:
+            message = _message(response)
+        except (KeyError, IndexError, TypeError, AttributeError) as exc:  # a 200 that is no chat completion
+            raise LLMError(f"{where} returned something that is not a chat completion: {_describe(exc)}") from exc
+        if request is not None and not from_cache:
+            self._store(request, response, purpose)
+        usage = response.get("usage") or {}
+        details = usage.get("prompt_tokens_details") or {}
+        self.ledger.record(
+            CallRecord(
+                purpose=purpose,
+                operation=operation,
+                model=self.model,
+                endpoint=self.endpoint,
+                prompt_tokens=int(usage.get("prompt_tokens") or 0),
+                completion_tokens=int(usage.get("completion_tokens") or 0),
+                latency_s=round(time.perf_counter() - started, 6),
+                cached_prompt_tokens=int(details.get("cached_tokens") or 0),
+                from_cache=from_cache,
+                cache_lookup=request is not None and self.cache.mode.reads,
+            )
+        )
+        return message
+
+    def _request(self, kwargs: dict, headers: dict, where: str, started: float) -> dict:
+        """The endpoint's answer as a JSON dict, or LLMError (counted by the breaker when the endpoint failed)."""
         refused = self.breaker.open_reason(self.base_url)
         if refused:
             raise LLMError(f"{where} not sent: {refused}")
         try:
-            headers = {"X-AMB-Purpose": purpose, **({"X-AMB-Operation": operation} if operation else {})}
             response = self._send(kwargs, headers)
             self.breaker.answered(self.base_url)
-            message = response.choices[0].message.model_dump(exclude_none=True)
         except self._openai.OpenAIError as exc:
             why = self._describe(exc, time.perf_counter() - started)
             if self._transient(exc):
@@ -153,24 +197,46 @@ class LLMClient:
             else:
                 self.breaker.answered(self.base_url)
             raise LLMError(f"{where} failed: {why}") from exc
-        except (ValueError, AttributeError, TypeError, IndexError) as exc:  # a 200 that is no chat completion
+        except ValueError as exc:  # a 200 whose body is no JSON
             raise LLMError(f"{where} returned something that is not a chat completion: {_describe(exc)}") from exc
-        latency = time.perf_counter() - started
-        usage = getattr(response, "usage", None)
-        self.ledger.record(
-            CallRecord(
-                purpose=purpose,
-                operation=operation,
-                model=self.model,
-                endpoint=self.endpoint,
-                prompt_tokens=int(getattr(usage, "prompt_tokens", 0) or 0),
-                completion_tokens=int(getattr(usage, "completion_tokens", 0) or 0),
-                latency_s=round(latency, 6),
-            )
+        try:
+            return response.model_dump(mode="json")
+        except (ValueError, AttributeError, TypeError) as exc:
+            raise LLMError(f"{where} returned something that is not a chat completion: {_describe(exc)}") from exc
+
+    # -- the response cache --------------------------------------------------------------------------
+    def _cache_request(self, kwargs: dict, headers: dict) -> CacheRequest | None:
+        """The cache key's request, or None without a cache. A sampled answer (temperature > 0) is kept per
+        step, so that a rerun replays each step's own draw and two steps never share one; a request sent twice
+        in a step gets its repeat index."""
+        if self.cache is None or self.cache.mode is CacheMode.OFF:
+            return None
+        params = {k: v for k, v in kwargs.items() if k not in ("model", "messages", "tools", "tool_choice")}
+        keyed = {name.lower(): value for name, value in headers.items()}
+        if kwargs.get("temperature"):
+            keyed["x-amb-step"] = self.ledger.step
+        request = CacheRequest(
+            base_url=REFERENCE_CACHE_URL if self.endpoint == "reference" else self.base_url,
+            model=self.model,
+            messages=kwargs["messages"],
+            tools=kwargs.get("tools"),
+            tool_choice=kwargs.get("tool_choice"),
+            params=params,
+            headers=keyed,
         )
-        message.setdefault("role", "assistant")
-        message.setdefault("content", "")
-        return message
+        return replace(request, repeat=self.ledger.repeat_index(cache_key(request)))
+
+    def _store(self, request: CacheRequest, response: dict, purpose: str) -> None:
+        try:
+            self.cache.store(request, response, purpose)
+        except OSError as exc:  # a full or read-only disk costs the cache, never the run
+            if not self._store_failed:
+                self._store_failed = True
+                warnings.warn(
+                    f"amb: the response cache at {self.cache.directory} cannot be written "
+                    f"({exc.strerror or exc}); answers are not stored for the rest of this process",
+                    stacklevel=2,
+                )
 
     # -- retries within the deadline -------------------------------------------------------------------
     def _send(self, kwargs: dict, headers: dict):
@@ -202,6 +268,24 @@ class LLMClient:
         if elapsed >= self.deadline_s - 0.05:
             return f"no answer within the deadline of {self.deadline_s:g} s (--amb-llm-deadline): {_describe(exc)}"
         return f"no answer in {elapsed:.1f} s (at most {self.timeout_s:g} s per attempt): {_describe(exc)}"
+
+
+def _message(response: dict) -> dict:
+    """The first choice's assistant message, without null fields."""
+    message = _without_nulls(response["choices"][0]["message"])
+    if not isinstance(message, dict):
+        raise TypeError(f"the message is a {type(message).__name__}, not an object")
+    message.setdefault("role", "assistant")
+    message.setdefault("content", "")
+    return message
+
+
+def _without_nulls(value):
+    if isinstance(value, dict):
+        return {k: _without_nulls(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_without_nulls(v) for v in value]
+    return value
 
 
 def _pause(exc: Exception, attempt: int) -> float:

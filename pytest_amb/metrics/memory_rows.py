@@ -3,6 +3,7 @@ aggregated into one row, with n and a 95% interval per metric (``pooled``), and 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 
 from pytest_amb.metrics.pooled import pool_streams
@@ -71,8 +72,14 @@ def memory_rows(groups: Mapping[tuple[str, str], list[dict]], results: Mapping[s
             "errors": sum(s["errors"] for s in members),
             "tokens": sum(s["tokens"]["total"] for s in members),
             "wall_s": round(sum(s["wall_s"] for s in members), 3),
+            "cost_usd": _sum_usd([(s.get("cost") or {}).get("usd") for s in members]),
             "metrics": pool_streams(table, members, primary),
             "learned": learned,
             "note": None if learned else f"{memory}'s memory never changed on {block}: it learned nothing from these steps",
         })  # fmt: skip
     return rows
+
+
+def _sum_usd(costs: list[float | None]) -> float | None:
+    """The streams' costs in USD summed; None when one of them is unknown (a model without a price)."""
+    return None if any(c is None for c in costs) else math.fsum(costs)

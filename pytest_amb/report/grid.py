@@ -90,16 +90,26 @@ def wrap_text(text: str, indent: str = "", hang: str = "  ", width: int = WIDTH)
     return lines
 
 
-def join_wrapped(parts: list[str], separator: str = " · ", indent: str = "", width: int = WIDTH) -> list[str]:
-    """``parts`` joined by ``separator`` into as few lines as fit ``width``, breaking only between parts."""
+def join_wrapped(parts: list[str], separator: str = " · ", indent: str = "", width: int = WIDTH,
+                 hang: str = "") -> list[str]:  # fmt: skip
+    """``parts`` joined by ``separator`` into as few lines as fit ``width``, breaking only between parts;
+    lines after the first start with ``indent + hang``. A part too long for a line of its own is wrapped
+    between its words."""
     lines: list[str] = []
     current = ""
     for part in parts:
         candidate = indent + part if not current else current + separator + part
         if current and len(candidate) > width:
-            lines.append(current)
-            candidate = indent + part
+            lines += _fitted(current, width)
+            candidate = indent + hang + part
         current = candidate
     if current:
-        lines.append(current)
+        lines += _fitted(current, width)
     return lines
+
+
+def _fitted(line: str, width: int) -> list[str]:
+    if len(line) <= width:
+        return [line]
+    own = line[: len(line) - len(line.lstrip())]
+    return wrap(line.lstrip(), indent=own, width=width)

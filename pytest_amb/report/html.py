@@ -22,12 +22,16 @@ from pytest_amb.report.results import (
     contrasts,
     difference_interval_text,
     difference_text,
+    endpoints_text,
     evidence_text,
     gloss,
     interval_text,
     legend_metrics,
+    llm_parts,
+    money_text,
     p_text,
     totals_text,
+    unknown_price_text,
     value_text,
 )
 from pytest_amb.report.terminal import render, transfer_gain_text
@@ -191,6 +195,8 @@ def summary_html(summary: dict, table, gate_results: list, plots: list, comparis
                      f"{escape(str(skipped['reason']))}</p>")  # fmt: skip
     for gain in summary.get("transfer_gains") or []:
         parts.append(f'<p class="amb-note">{escape(transfer_gain_text(gain))}</p>')
+    llm = [" ".join(llm_parts(summary)), unknown_price_text(summary)]
+    parts += [f'<p class="amb-llm">{escape(text)}</p>' for text in llm if text]
     parts.append(_differences_table(contrasts(summary, found)))
     shown = legend_metrics(found, table)
     if shown:
@@ -231,6 +237,9 @@ def _preamble(summary: dict) -> str:
             "<p><b>Reference model</b>: deterministic, no LLM; these numbers test the harness, not an agent.</p>"
         )
     parts.append(f"<p>mode: {escape(str(summary.get('mode')))}</p>")
+    endpoints = endpoints_text(summary)
+    if endpoints:
+        parts.append(f'<p class="amb-endpoints">{escape(endpoints)}</p>')
     partial = summary.get("partial")
     if partial:
         parts.append(f'<p class="amb-fail">PARTIAL: {partial["missing"]} of {partial["steps"]} steps have no result; '
@@ -246,7 +255,7 @@ def _block_table(block: Block) -> str:
     head = ["memory", "n"]
     if block.headline is not None:
         head += [block.headline.label, "95% CI"]
-    head += [s.label for s in block.columns] + ["errors", "tokens", "wall"]
+    head += [s.label for s in block.columns] + ["errors", "tokens", *(["cost"] if block.shows_cost else []), "wall"]
     rows = []
     for row in block.rows:
         cells = [block.memory_label(row), block.n(row)]
@@ -254,7 +263,9 @@ def _block_table(block: Block) -> str:
             metric = block.headline.metric
             cells += [value_text(metric, block.value(row, metric)), interval_text(metric, block.interval(row))]
         cells += [value_text(s.metric, block.value(row, s.metric)) for s in block.columns]
-        cells += [row.get("errors", 0), f"{row.get('tokens', 0):,}", f"{row.get('wall_s', 0.0):.1f}s"]
+        cells += [row.get("errors", 0), f"{row.get('tokens', 0):,}"]
+        cells += [money_text(row.get("cost_usd"))] if block.shows_cost else []
+        cells.append(f"{row.get('wall_s', 0.0):.1f}s")
         rows.append(f"<tr>{_cells(cells)}</tr>")
     caption = block.family + (f": {block.streams_per_memory}" if block.streams_per_memory else "")
     foot = "".join(f'<p class="amb-note">{escape(note)}</p>' for note in block.notes)
@@ -319,7 +330,7 @@ body{display:flex;flex-direction:column;color:#333}#environment-header,#environm
 .amb-memories th,.amb-differences th,.amb-metrics th{background:#eef1f5;text-align:left}
 .amb-memories td,.amb-differences td{font-variant-numeric:tabular-nums}
 .amb-memories td:not(:first-child),.amb-differences td:nth-child(4){text-align:right}.amb-significant td{font-weight:bold}
-.amb-note,.amb-legend{color:#444;margin:2px 0}.amb-skipped{white-space:pre-wrap}
+.amb-note,.amb-legend,.amb-llm,.amb-endpoints{color:#444;margin:2px 0}.amb-skipped{white-space:pre-wrap}
 .amb-pass,.amb-solved{color:#1b5e20}.amb-unsolved{color:#8a5300}.amb-error{color:#b3261e}.amb-fail{color:#b3261e;font-weight:bold}img.amb-plot{max-width:100%;border:1px solid #ddd}
 #results-table{color:#333}a{color:#0645ad}
 span.passed,.passed .col-result{color:#1b5e20}

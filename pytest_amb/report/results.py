@@ -11,9 +11,12 @@ same numbers in the same units.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
+from pytest_amb.config import LOCAL_MODELS
 from pytest_amb.metrics.table import Metric, MetricTable
+from pytest_amb.redaction import redact_url
 
 TOLERANCE = 1e-9
 # (scale, digits) of a value of each metric format, as Metric.show prints it
@@ -22,6 +25,7 @@ SCALES = {"percent": (100.0, 1), "points": (100.0, 1), "percent_value": (1.0, 1)
 POINTS = ("percent", "points", "percent_value")  # formats whose differences are percentage points
 UNLEARNED = "†"  # marks a memory whose state never changed in a block
 DEFINITIONS = "definitions: docs/metrics.md"
+PRICES_HINT = "--amb-prices FILE"  # how a user prices a model the bundled table does not know
 
 
 @dataclass(frozen=True)
@@ -72,6 +76,14 @@ class Block:
         """The 95% interval of the headline value of ``row``."""
         entry = (row.get("metrics") or {}).get(self.headline.metric.name) if self.headline else None
         return entry.get("ci95") if isinstance(entry, dict) else None
+
+    @property
+    def shows_cost(self) -> bool:
+        """Whether the table has a cost column: the rows carry a cost (a summary of schema 4 or later:
+        ``cost_usd``, None when unknown) and it is not $0.00 in every row (the reference model; the LLM
+        line says so), which would only push the columns over the terminal's width."""
+        costs = [row["cost_usd"] for row in self.rows if "cost_usd" in row]
+        return bool(costs) and any(cost != 0 for cost in costs)
 
     @staticmethod
     def memory_label(row: dict) -> str:
@@ -292,3 +304,76 @@ def totals_text(totals: dict) -> str:
     parts = [f"{solved} solved", f"{unsolved} unsolved"] + ([f"{other} other steps (memory writes)"] if other else [])
     return (f"steps: {totals['steps']} — {', '.join(parts)}, {totals['errors']} errors "
             "(endpoint or harness, never counted as answers)")  # fmt: skip
+
+
+# -- money, the response cache and the endpoints ---------------------------------------------------------------
+def money_text(usd: float | None) -> str:
+    """"$0.42" (2 decimals), "$0.0031" below a cent (4 decimals), "<$0.0001", "$0.00" for nothing spent;
+    "unknown" when a model had no price (never $0.00)."""
+    if usd is None:
+        return "unknown"
+    if usd == 0:
+        return "$0.00"
+    if usd < 0.0001:
+        return "<$0.0001"
+    return f"${usd:.4f}" if usd < 0.01 else f"${usd:,.2f}"
+
+
+def llm_parts(summary: dict) -> list[str]:
+    """The run's LLM calls as the parts of one line, each ending in its punctuation (a line breaks only
+    between them): calls and cost per purpose, the total (and the budget), the response cache's hits and
+    misses when it was consulted or set on (read, write, readwrite). None for a summary without calls."""
+    llm = summary.get("llm") or {}
+    per_purpose = llm.get("per_purpose") or {}
+    if not per_purpose:
+        return []
+    parts = [f"{purpose} {_count(group.get('calls', 0), 'call')} {money_text(group.get('cost_usd'))},"
+             for purpose, group in per_purpose.items()]  # fmt: skip
+    parts[0] = "LLM: " + parts[0]
+    parts[-1] = parts[-1][:-1] + ";"
+    total = f"total {money_text(llm.get('cost_usd'))}"
+    if llm.get("budget_usd") is not None:
+        total += f" of a budget of {money_text(llm['budget_usd'])}"
+    parts.append(total)
+    hits = sum(g.get("hits", 0) for g in per_purpose.values())
+    misses = sum(g.get("misses", 0) for g in per_purpose.values())
+    mode = (llm.get("cache") or {}).get("mode")
+    if hits or misses or mode not in (None, "off", "auto"):  # auto: off for the reference model, which never looks up
+        parts[-1] += ";"
+        share = f" ({math.floor(100 * hits / (hits + misses))}%)" if hits + misses else ""  # 100%: all hit
+        parts.append(f"cache{f' ({mode})' if mode else ''}: {_count(hits, 'hit')}, {_count(misses, 'miss')}{share}")
+    return parts
+
+
+def unknown_price_text(summary: dict) -> str | None:
+    """The models whose calls have no price, and how to give them one; None when every model has one."""
+    unknown = (summary.get("llm") or {}).get("unknown_models") or []
+    if not unknown:
+        return None
+    names = ", ".join(f"'{m}'" for m in unknown)
+    several = len(unknown) > 1
+    them = "them" if several else "it"
+    return f"cost unknown for model{'s' if several else ''} {names}: add {them} with {PRICES_HINT}"
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n:,} {noun}{'' if n == 1 else 'es' if noun.endswith('s') else 's'}"
+
+
+def endpoint_parts(summary: dict) -> list[str]:
+    """The model and endpoint of each role ("agent gpt-4o @ https://host/v1", "judge reference"), when one
+    of them is not a model inside pytest-amb (reference, oracle); none otherwise."""
+    endpoints = (summary.get("llm") or {}).get("endpoints") or []
+    if all(e.get("model") in LOCAL_MODELS for e in endpoints):
+        return []
+    parts = []
+    for endpoint in endpoints:
+        local = endpoint.get("model") in LOCAL_MODELS  # its loopback URL says nothing
+        url = None if local else redact_url(endpoint.get("base_url"))
+        parts.append(f"{endpoint.get('role')} {endpoint.get('model')}" + (f" @ {url}" if url else ""))
+    return parts
+
+
+def endpoints_text(summary: dict) -> str | None:
+    parts = endpoint_parts(summary)
+    return "endpoints: " + ", ".join(parts) if parts else None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 
+from pytest_amb.llm.pricing import PriceTable, by_purpose, sum_costs, total_cost
 from pytest_amb.metrics import scored
 from pytest_amb.metrics.differences import memory_differences
 from pytest_amb.metrics.memory_rows import group_streams, memory_rows
@@ -14,7 +15,7 @@ from pytest_amb.metrics.transfer import transfer_gain
 from pytest_amb.plan import BASELINE
 
 SCHEMA = "pytest-amb/summary"
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 
 def primary_samples(results: list[dict]) -> list[dict]:
@@ -36,15 +37,19 @@ def results_by_stream(results: list[dict], stream_order: list[str] | None = None
     return {sid: sorted(by_stream[sid], key=lambda r: r["step"]["position"]) for sid in streams_in_order}
 
 
-def summarize(results: list[dict], run: dict, table: MetricTable, reference_memory: str | None = None) -> dict:
+def summarize(results: list[dict], run: dict, table: MetricTable, reference_memory: str | None = None,
+              prices: PriceTable | None = None) -> dict:  # fmt: skip
     """Per-stream metrics (``table``: the run's metric table), per-memory rows, the memories' paired
-    differences to ``reference_memory`` (default: the run's first memory), transfer gains and totals.
+    differences to ``reference_memory`` (default: the run's first memory), transfer gains, the cost in money
+    of the LLM calls (``prices``, default the bundled table) and totals.
     ``results``: the results that stand, one per step (``resume.assess``). ``run`` is the run metadata (id,
     config, reference flag, ``stream_order``: the plan's stream ids, so the summary does not depend on
     completion order; ``partial``: how many steps have no result and the command that finishes the run;
-    ``families``: task instance -> task family; ``skipped``: the families skipped and why)."""
+    ``families``: task instance -> task family; ``skipped``: the families skipped and why; ``endpoints``,
+    ``cache``, ``budget_usd``: the LLM endpoint per role, the response cache's mode, the budget)."""
+    prices = prices or PriceTable.bundled()
     ordered = results_by_stream(results, run.get("stream_order"))
-    streams = [_stream_summary(sid, items, table) for sid, items in ordered.items()]
+    streams = [_stream_summary(sid, items, table, prices) for sid, items in ordered.items()]
     primary = {sid: primary_samples(items) for sid, items in ordered.items()}
     families = run.get("families") or {}
     memories = list((run.get("config") or {}).get("memories") or [])
@@ -65,6 +70,7 @@ def summarize(results: list[dict], run: dict, table: MetricTable, reference_memo
         "differences": memory_differences(groups, primary, table, reference) if len(memories) > 1 else None,
         "skipped": run.get("skipped") or [],
         "transfer_gains": _transfer_gains(ordered),
+        "llm": run_llm(results, run, prices),
         "totals": {
             "steps": len(results),
             "passed": sum(r["status"] == "passed" for r in results),
@@ -77,7 +83,7 @@ def summarize(results: list[dict], run: dict, table: MetricTable, reference_memo
     }
 
 
-def _stream_summary(stream_id: str, results: list[dict], table: MetricTable) -> dict:
+def _stream_summary(stream_id: str, results: list[dict], table: MetricTable, prices: PriceTable) -> dict:
     samples = [r for r in results if r["step"]["kind"] == "sample"]
     primary = primary_samples(results)
     phases = sorted({r["step"]["phase"] for r in samples})
@@ -100,6 +106,7 @@ def _stream_summary(stream_id: str, results: list[dict], table: MetricTable) -> 
         "phases": {phase: success_aggregate([r for r in samples if r["step"]["phase"] == phase]) for phase in phases},
         "tokens": {"total": sum(tokens_by_purpose.values()), "by_purpose": dict(tokens_by_purpose)},
         "memory_cost": memory_cost(results),
+        "cost": stream_cost(calls, prices),
         "llm_calls": len(calls),
         "wall_s": round(sum(r["wall_s"] for r in results), 3),
         "backends": sorted({r["provenance"].get("task_backend", "?") for r in results if r["provenance"]}),
@@ -118,6 +125,48 @@ def memory_cost(results: list[dict]) -> dict:
         }
         totals[operation] = {"operations": len(costs), **block}
     return totals
+
+
+# -- cost in money and the response cache ------------------------------------------------------------------
+def cache_counts(calls: list[dict]) -> dict[str, int]:
+    """Hits: answers replayed from the response cache; misses: lookups that found nothing (the call was
+    made). Calls of a journal from before the cache count as neither."""
+    hits = sum(bool(c.get("from_cache")) for c in calls)
+    misses = sum(bool(c.get("cache_lookup")) and not c.get("from_cache") for c in calls)
+    return {"hits": hits, "misses": misses}
+
+
+def stream_cost(calls: list[dict], prices: PriceTable) -> dict:
+    """A stream's cost: ``usd`` (None when a call's model has no price), per purpose the calls, tokens and
+    cost (``GroupCost``), and per purpose the response cache's hits and misses."""
+    per_purpose = sum_costs(calls, prices)
+    return {
+        "usd": total_cost(calls, prices).cost,
+        "per_purpose": {purpose: group.to_json() for purpose, group in per_purpose.items()},
+        "cache": {purpose: cache_counts(_of_purpose(calls, purpose)) for purpose in per_purpose},
+    }
+
+
+def _of_purpose(calls: list[dict], purpose: str) -> list[dict]:
+    return [c for c in calls if by_purpose(c) == purpose]
+
+
+def run_llm(results: list[dict], run: dict, prices: PriceTable) -> dict:
+    """The run's LLM calls over the results that count: cost, calls, tokens, cache hits and misses per
+    purpose, the models without a price, and the endpoints, cache mode and budget the run had."""
+    calls = [c for r in results for c in r.get("llm_calls") or []]
+    per_purpose = {}
+    for purpose, group in sum_costs(calls, prices).items():
+        per_purpose[purpose] = {**group.to_json(), **cache_counts(_of_purpose(calls, purpose))}
+    total = total_cost(calls, prices)
+    return {
+        "cost_usd": total.cost,
+        "per_purpose": per_purpose,
+        "unknown_models": list(total.unknown_models),
+        "endpoints": run.get("endpoints") or [],
+        "cache": run.get("cache") or None,
+        "budget_usd": run.get("budget_usd"),
+    }
 
 
 def _is_baseline(stream_id: str) -> bool:

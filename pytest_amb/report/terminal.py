@@ -1,6 +1,7 @@
-"""The terminal summary, at most ``grid.WIDTH`` columns wide: per task-family block one row per memory
-(n, the headline metric with its 95% interval, the other metrics measured there, errors, tokens, wall),
-the blocks' notes, skipped families with their reason, the paired differences to the reference memory,
+"""The terminal summary, at most ``grid.WIDTH`` columns wide: the endpoints per role (when not all inside
+pytest-amb), per task-family block one row per memory (n, the headline metric with its 95% interval, the
+other metrics measured there, errors, tokens, cost, wall), the blocks' notes, skipped families with their
+reason, the LLM calls' cost and the response cache's hits, the paired differences to the reference memory,
 a legend of the metrics shown, and where the run is. ``verbose`` adds the per-stream rows first (breakdown
 and phase rows, the aggregates' lines, memory cost, backends)."""
 
@@ -8,7 +9,7 @@ from __future__ import annotations
 
 from pytest_amb.metrics.core import SUCCESS
 from pytest_amb.metrics.table import MetricTable, show
-from pytest_amb.report.grid import Column, join_wrapped, table, wrap, wrap_text
+from pytest_amb.report.grid import WIDTH, Column, join_wrapped, table, wrap, wrap_text
 from pytest_amb.report.results import (
     DEFINITIONS,
     Block,
@@ -17,12 +18,16 @@ from pytest_amb.report.results import (
     contrasts,
     difference_interval_text,
     difference_text,
+    endpoint_parts,
     evidence_text,
     gloss,
     interval_text,
     legend_metrics,
+    llm_parts,
+    money_text,
     p_text,
     totals_text,
+    unknown_price_text,
     value_text,
 )
 
@@ -48,6 +53,10 @@ def render(summary: dict, table_: MetricTable, verbose: bool = False) -> list[st
         lines += wrap_text(f"{skipped['family']}: skipped ({skipped['steps']} steps): {skipped['reason']}")
     for gain in summary.get("transfer_gains") or []:
         lines += wrap(transfer_gain_text(gain), hang="    ")
+    lines += join_wrapped(llm_parts(summary), separator=" ", hang="    ")
+    unknown = unknown_price_text(summary)
+    if unknown:
+        lines += wrap(unknown, hang="    ")
     lines += comparison_lines(contrasts(summary, found))
     shown = legend_metrics(found, table_)
     if shown:
@@ -67,11 +76,22 @@ def _preamble(summary: dict) -> list[str]:
         lines += wrap("NOTE: these numbers were produced by the deterministic REFERENCE MODEL (no LLM); "
                       "they test the harness, not an agent.")  # fmt: skip
     lines.append(f"mode: {summary.get('mode')}")
+    lines += endpoint_lines(endpoint_parts(summary))
     partial = summary.get("partial")
     if partial:
         lines += wrap(f"PARTIAL: {partial['missing']} of {partial['steps']} steps have no result (not run, an ERROR, "
                       "or run on a memory that has changed since); the table is over the others")  # fmt: skip
     return lines
+
+
+def endpoint_lines(parts: list[str]) -> list[str]:
+    """"endpoints: agent m @ url, judge ..." on one line when it fits, else one role per line below it."""
+    if not parts:
+        return []
+    one = "endpoints: " + ", ".join(parts)
+    if len(one) <= WIDTH:
+        return [one]
+    return ["endpoints:", *(line for part in parts for line in wrap(part, indent="  ", hang="    "))]
 
 
 def _closing(summary: dict) -> list[str]:
@@ -103,6 +123,7 @@ def block_lines(block: Block) -> list[str]:
     columns += [
         Column("errors", tuple(str(r.get("errors", 0)) for r in rows)),
         Column("tokens", tuple(f"{r.get('tokens', 0):,}" for r in rows)),
+        *([Column("cost", tuple(money_text(r.get("cost_usd")) for r in rows))] if block.shows_cost else []),
         Column("wall", tuple(f"{r.get('wall_s', 0.0):.1f}s" for r in rows)),
     ]
     heading = f"{block.family}: {block.streams_per_memory}" if block.streams_per_memory else block.family
@@ -156,7 +177,8 @@ def per_stream_lines(summary: dict, table_: MetricTable) -> list[str]:
 
 def stream_lines(stream: dict, table_: MetricTable) -> list[str]:
     backends = ", ".join(stream.get("backends") or []) or "?"
-    lines = wrap(f"{stream['stream']}: {stream['errors']} errors, {stream['tokens']['total']:,} tokens, "
+    cost = f"{money_text(stream['cost'].get('usd'))}, " if isinstance(stream.get("cost"), dict) else ""
+    lines = wrap(f"{stream['stream']}: {stream['errors']} errors, {stream['tokens']['total']:,} tokens, {cost}"
                  f"{stream['wall_s']:.1f}s, backend {backends}")  # fmt: skip
     names = [m.name for _, m in table_.columns]
     rows: list[tuple[str, int, dict[str, str]]] = [

@@ -46,7 +46,7 @@ def test_every_mode_runs_on_both_tasks_and_reports_its_metrics(pytester, mode, a
     assert outcomes.get("solved", 0) > 0 and "errors" not in outcomes and "failed" not in outcomes
     result.stdout.fnmatch_lines([f"mode: {mode}", terminal])
     summary = _summary(pytester)
-    assert summary["mode"] == mode and summary["schema_version"] == 3
+    assert summary["mode"] == mode and summary["schema_version"] == 4
     assert {tuple(s["tasks"]) for s in summary["streams"]} >= {("dbbench",), ("locomo/amb-sample-1",)}
     for stream in summary["streams"]:
         assert check(stream), stream["stream"]

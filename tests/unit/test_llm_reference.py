@@ -286,7 +286,11 @@ def test_ledger_records_one_call_record_per_call(client, ledger):
             "prompt_tokens",
             "completion_tokens",
             "latency_s",
+            "cached_prompt_tokens",
+            "from_cache",
+            "cache_lookup",
         }
+        assert not call.from_cache and not call.cache_lookup  # no response cache given to this client
     assert ledger.calls == []  # drained
 
 

@@ -91,7 +91,7 @@ def test_pooled_values_hand_computed():
 
 
 def test_memory_rows_in_memory_order_pooled_over_samples(summary):
-    assert summary["schema_version"] == SCHEMA_VERSION == 3
+    assert summary["schema_version"] == SCHEMA_VERSION == 4
     rows = summary["memories"]
     # plan order lists new's streams first; the rows follow the run's memories: ref, new
     assert [(r["family"], r["memory"]) for r in rows] == [("fam", "ref"), ("fam", "new")]

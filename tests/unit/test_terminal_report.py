@@ -1,6 +1,7 @@
-"""The terminal results table, rendered from hand-written summaries (schema 3): one block per task family,
+"""The terminal results table, rendered from hand-written summaries (schema 4): one block per task family,
 one row per memory, at most 100 columns in every mode; identical metrics shown once; notes; the paired
-differences to the reference memory; skipped families; the per-stream rows only when verbose."""
+differences to the reference memory; skipped families; the LLM calls' cost and the response cache; the
+per-stream rows only when verbose. (Costs computed from step results: test_cost_report.py.)"""
 
 import pytest
 
@@ -58,8 +59,8 @@ def row(memory: str, asr: float, streams: list[dict], family: str = "locomo", le
     }  # fmt: skip
     metrics.update({name: metric(value, None, len(streams), "streams") for name, value in extra.items()})
     return {"family": family, "memory": memory, "streams": [s["stream"] for s in streams], "steps": 136,
-            "samples": 114, "errors": 0, "tokens": 63626, "wall_s": 12.5, "metrics": metrics, "learned": learned,
-            "note": note}  # fmt: skip
+            "samples": 114, "errors": 0, "tokens": 63626, "wall_s": 12.5, "cost_usd": 0.0, "metrics": metrics,
+            "learned": learned, "note": note}  # fmt: skip
 
 
 def mcnemar(difference, ci, p, better, worse, n=114):
@@ -95,12 +96,43 @@ def summary_of(memories: dict[str, float], mode: str = "online", family: str = "
                 entries["rg"] = {"difference": -0.067, "ci95": [-0.1, -0.03], "p_value": None,
                                  "test": "bootstrap-streams", "n": 2}  # fmt: skip
             differences["rows"].append({"family": family, "memory": memory, "metrics": entries})
+    purposes = {"agent": _purpose(92), **({"judge": _purpose(92)} if family == "locomo" else {})}
     return {
         "mode": mode, "reference_model": True, "config": {"model": "reference"}, "partial": None,
         "run_dir": "/tmp/runs/20261201-092255-f5c7b6", "streams": streams, "memories": rows,
         "differences": differences, "skipped": skipped or [], "transfer_gains": [],
+        "llm": {**REFERENCE_LLM, "per_purpose": purposes},
         "totals": {"steps": 68, "passed": 35, "failed": 33, "errors": 0, "tokens": 63626},
     }  # fmt: skip
+
+
+def _purpose(calls: int, hits: int = 0, misses: int = 0, cost: float | None = 0.0) -> dict:
+    return {"cost_usd": cost, "calls": calls, "prompt_tokens": 1000 * calls, "cached_prompt_tokens": 0,
+            "completion_tokens": 10 * calls, "unknown_models": [], "replayed": hits, "hits": hits,
+            "misses": misses}  # fmt: skip
+
+
+REFERENCE_LLM = {
+    "cost_usd": 0.0, "per_purpose": {}, "unknown_models": [],
+    "endpoints": [{"role": role, "model": "reference", "base_url": None, "key_variable": None}
+                  for role in ("agent", "judge", "memory")],
+    "cache": {"mode": "off", "directory": None}, "budget_usd": None,
+}  # fmt: skip
+# a run on real endpoints whose every text is as long as it gets: three roles on three long URLs, a memory
+# model without a price, the cache on, a budget
+LONG_LLM = {
+    "cost_usd": None, "per_purpose": {"agent": _purpose(12_345, 6000, 6345, 1234.5678),
+                                      "judge": _purpose(12_345, 12_345, 0, 0.0031),
+                                      "memory": _purpose(4_321, 0, 4_321, None)},
+    "unknown_models": ["Qwen/Qwen2.5-72B-Instruct-AWQ", "meta-llama/Llama-3.3-70B-Instruct"],
+    "endpoints": [{"role": "agent", "model": "gpt-4o-2024-11-20", "key_variable": "AMB_API_KEY",
+                   "base_url": "https://my-resource-name.openai.azure.com/openai/deployments/gpt-4o/v1"},
+                  {"role": "judge", "model": "gpt-4.1-mini-2025-04-14", "key_variable": "AMB_JUDGE_API_KEY",
+                   "base_url": "https://user:***@gateway.internal.example.org:8443/llm/openai/v1"},
+                  {"role": "memory", "model": "Qwen/Qwen2.5-72B-Instruct-AWQ", "key_variable": None,
+                   "base_url": "http://10.20.30.40:8000/v1"}],
+    "cache": {"mode": "readwrite", "directory": "/home/user/.cache/pytest-amb/responses"}, "budget_usd": 2500.0,
+}  # fmt: skip
 
 
 ONLINE = run_table(["locomo"], "online")
@@ -123,8 +155,14 @@ def test_every_line_fits_100_columns_in_every_mode_and_family(families, mode, re
     family = families[0]
     summary = summary_of(THREE, mode=mode, family=family, repair=repair, unlearned="awm_pro",
                          skipped=[{"family": "os", "steps": 25, "reason": LONG_REASON}])  # fmt: skip
+    summary["llm"] = LONG_LLM
+    for n, item in enumerate(summary["memories"]):
+        item["cost_usd"] = [1234.5678, None, 0.0031][n]
     lines = render(summary, run_table(families, mode), verbose=verbose)
     _fits(lines)
+    assert "  agent gpt-4o-2024-11-20 @ https://my-resource-name.openai.azure.com/openai/deployments/gpt-4o/v1" in lines
+    assert any(line.startswith("LLM: agent 12,345 calls $1,234.57,") for line in lines)
+    assert any(line.startswith("cost unknown for models 'Qwen/Qwen2.5-72B-Instruct-AWQ'") for line in lines)
     assert any(line.startswith(f"{family}: 2 streams per memory") for line in lines)
     assert any(line.startswith("  awm_pro †") for line in lines)
 
@@ -133,10 +171,12 @@ def test_a_block_has_one_row_per_memory_with_n_the_headline_interval_and_the_oth
     lines = render(summary_of(THREE), ONLINE)
     start = lines.index("locomo: 2 streams per memory")
     header, *rows = lines[start + 1 : start + 5]
+    # the reference model costs $0.00 in every row: no cost column (the LLM line says so)
     assert header.split() == ["memory", "n", "ASR=judge=CSR", "95%", "CI", "F1", "BLEU", "LG", "SL", "errors",
                               "tokens", "wall"]  # fmt: skip
     assert rows[0].split() == ["zero_shot", "114", "35.0%", "[27.0,", "43.0]", "0.297", "0.265", "0.030", "0.427",
                                "0", "63,626", "12.5s"]  # fmt: skip
+    assert "LLM: agent 92 calls $0.00, judge 92 calls $0.00; total $0.00" in lines
     assert rows[1].split()[:5] == ["stream_icl", "114", "47.4%", "[39.4,", "55.4]"]
 
 
