@@ -35,9 +35,9 @@ class Spending:
         spent = self.total()
         expected = self.spent / self.priced_steps if self.priced_steps else 0.0
         if spent + expected > self.budget or spent >= self.budget:
-            raise BudgetSpent(
-                f"the budget of ${self.budget:g} (--amb-budget) is spent: ${spent:.4f} so far, about "
-                f"${expected:.4f} a step; the steps not started are left for --amb-resume"
+            raise BudgetSpent(  # the same text for every step (the results group skipped steps by it)
+                f"the budget of ${self.budget:g} (--amb-budget) would be passed by the next step; the steps not "
+                f"started are left for --amb-resume"
             )
 
     def add(self, llm_calls: list[dict]) -> None:

@@ -164,7 +164,7 @@ class StepCollection:
         from pytest_amb.llm import preflight
 
         try:
-            self.preflight_notes = preflight.check(preflight_targets(self.bench.config))
+            self.preflight_notes = preflight.check(preflight_targets(self.bench.config), time_limit_s=6.0)
         except preflight.PreflightError as exc:
             raise pytest.UsageError(str(exc)) from None
 

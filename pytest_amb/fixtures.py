@@ -39,7 +39,10 @@ def amb_step_result(request, amb_engine, amb_step):
     except EnvironmentUnavailable as exc:  # e.g. no container engine: this task's steps are skipped, the run goes on
         reason = failure_text(str(exc))
         family = _bench(request.config).families.get(amb_step.task, amb_step.task)
-        request.node.stash[SKIPPED_KEY] = {"family": family, "reason": reason}  # for the results (session)
+        from pytest_amb.budget import BudgetSpent
+
+        request.node.stash[SKIPPED_KEY] = {"family": family, "reason": reason,  # for the results (session)
+                                           "budget": isinstance(exc, BudgetSpent)}  # fmt: skip
         pytest.skip(reason)
     except Exception as exc:  # noqa: BLE001 (the step could not start: broken stream order, unloadable model, ...)
         kind = "infrastructure" if isinstance(exc, INFRASTRUCTURE_ERRORS) else "harness"

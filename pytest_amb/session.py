@@ -39,6 +39,7 @@ class BenchSession:
         self.failures = 0
         self.unsolved: list[dict] = []  # this session's step results with a wrong answer (status "failed")
         self.skipped: dict[tuple[str, str], int] = {}  # (family, reason) -> steps skipped for it
+        self.budget_stopped = False  # a step was skipped because --amb-budget would have been passed
         self._engine = None
 
     # -- what the run is ----------------------------------------------------------------------------
@@ -121,6 +122,7 @@ class BenchSession:
         if skipped is not None:
             key = (skipped["family"], skipped["reason"])
             self.skipped[key] = self.skipped.get(key, 0) + 1
+            self.budget_stopped = self.budget_stopped or bool(skipped.get("budget"))
         payload = getattr(report, REPORT_ATTRIBUTE, None)
         if payload is None:
             return
@@ -197,7 +199,8 @@ class BenchSession:
 
         junit.record(self.pytest_config, self.outcome)  # before the junitxml plugin writes its file
         session.exitstatus = verdict.exit_status(session.exitstatus, self.failures, self.outcome,
-                                                 nothing_to_do=self.nothing_to_do)  # fmt: skip
+                                                 nothing_to_do=self.nothing_to_do,
+                                                 budget_stopped=self.budget_stopped)  # fmt: skip
 
     def llm_metadata(self) -> dict:
         """The endpoint of each role (redacted; the key by its variable), the response cache and the budget."""

@@ -66,10 +66,14 @@ def _stream_subjects(summary: dict, results: list[dict], run: dict, table) -> li
     )
 
 
-def exit_status(current, other_failures: int, outcome: RunOutcome, nothing_to_do: bool = False):
+def exit_status(current, other_failures: int, outcome: RunOutcome, nothing_to_do: bool = False,
+                budget_stopped: bool = False):  # fmt: skip
     """0 when the run completed and every gate holds, even if the agent got samples wrong; 1 for a failed
-    gate or baseline comparison, an ERROR step or another failing test. A resumed run with nothing left to do
-    is not "no tests collected": 0 (or 1 for a failed gate)."""
+    gate or baseline comparison, an ERROR step, another failing test, or a run the budget stopped before its end
+    (its metrics are over part of the plan). A resumed run with nothing left to do is not "no tests collected": 0
+    (or 1 for a failed gate)."""
+    if budget_stopped and current in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
+        return pytest.ExitCode.TESTS_FAILED
     if nothing_to_do and current == pytest.ExitCode.NO_TESTS_COLLECTED:
         current = pytest.ExitCode.OK
     if current == pytest.ExitCode.TESTS_FAILED and not other_failures and not outcome.failed_gate:

@@ -21,13 +21,15 @@ OUTAGE, JUNK = "outage", "junk"
 
 class FaultyReference(LoopbackServer):
     """``fault``: None (healthy), or (kind, applies) with ``applies(operation) -> bool`` (the request's
-    X-AMB-Operation header, "" for agent and judge calls). Counts the calls it failed."""
+    X-AMB-Operation header, "" for agent and judge calls). Counts the calls it failed and answered, and keeps
+    every completion request's purpose; lists no model (``GET /models``)."""
 
     def __init__(self):
         owner = self
         self.fault = None
         self.failed = 0
         self.answered = 0
+        self.purposes: list[str] = []  # the X-AMB-Purpose of every completion request, failed or answered
         policies, operations = tuple(registry.reference_policies()), dict(registry.memory_operations())
 
         class Handler(BaseHTTPRequestHandler):
@@ -43,9 +45,16 @@ class FaultyReference(LoopbackServer):
                 self.end_headers()
                 self.wfile.write(data)
 
+            def do_GET(self):  # the model listing (what the preflight asks for)
+                if self.path.rstrip("/").endswith("/models"):
+                    self._send(200, {"object": "list", "data": []})
+                else:
+                    self._send(404, {"error": {"message": "not found"}})
+
             def do_POST(self):
                 request = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)) or b"{}")
                 operation = self.headers.get("X-AMB-Operation") or ""
+                owner.purposes.append(self.headers.get("X-AMB-Purpose") or "")
                 fault = owner.fault
                 if fault is not None and fault[1](operation):
                     owner.failed += 1
