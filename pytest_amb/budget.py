@@ -32,8 +32,8 @@ class Spending:
         """Raises BudgetSpent when the next step would pass the budget."""
         if self.budget is None:
             return
-        spent = self.total()
-        expected = self.spent / self.priced_steps if self.priced_steps else 0.0
+        spent, steps = self.total()
+        expected = spent / steps if steps else 0.0  # the mean step of the whole invocation, every process's
         if spent + expected > self.budget or spent >= self.budget:
             raise BudgetSpent(  # the same text for every step (the results group skipped steps by it)
                 f"the budget of ${self.budget:g} (--amb-budget) would be passed by the next step; the steps not "
@@ -55,18 +55,19 @@ class Spending:
             temporary.write_text(json.dumps({"usd": self.spent, "steps": self.priced_steps}))
             os.replace(temporary, mine)
 
-    def total(self) -> float:
-        """What this invocation has spent: this process, and the others' files."""
-        others = 0.0
+    def total(self) -> tuple[float, int]:
+        """What this invocation has spent, and over how many priced steps: this process, and the others' files."""
+        usd, steps = self.spent, self.priced_steps
         if self.directory is not None and self.directory.is_dir():
             for path in self.directory.glob("*.json"):
                 if path.stem == str(os.getpid()):
                     continue
                 try:
-                    others += float(json.loads(path.read_text())["usd"])
+                    other = json.loads(path.read_text())
+                    usd, steps = usd + float(other["usd"]), steps + int(other["steps"])
                 except (OSError, ValueError, KeyError, TypeError):
                     continue  # a file being replaced: counted at the next check
-        return self.spent + others
+        return usd, steps
 
 
 def unpriced_models(models: list[str], prices: PriceTable) -> list[str]:

@@ -325,7 +325,8 @@ def resolve(raw: dict[str, RawValue], rootdir: Path, named: dict[str, str] | Non
             return None
         url = own or base_url
         if not url:
-            fail(model_option, f"'{role_model}' needs an endpoint: pass --amb-{name.replace('_', '-')} or --amb-base-url")
+            agents = "" if model in LOCAL_MODELS else " or --amb-base-url"  # a local agent takes no URL
+            fail(model_option, f"'{role_model}' needs an endpoint: pass --amb-{name.replace('_', '-')}{agents}")
         if not url.startswith(("http://", "https://")):
             fail(name if own else "base_url", f"'{redact_url(url)}' is not an http(s) URL")
         return url
@@ -342,10 +343,13 @@ def resolve(raw: dict[str, RawValue], rootdir: Path, named: dict[str, str] | Non
     if memory_base_url and not memory_base_url.startswith(("http://", "https://")):
         fail("memory_base_url", f"'{redact_url(memory_base_url)}' is not an http(s) URL")
     memory_models = {REFERENCE_MODEL if (memory_model or model) == ORACLE_MODEL else (memory_model or model)}
-    memory_models |= {(section or {}).get("model") for section in memory_overrides.values()} - {None}
+    memory_models |= {(section or {}).get("model") for section in memory_overrides.values()} - {None, ""}
     for needs_url in sorted(memory_models - set(LOCAL_MODELS)):
         if not (memory_base_url or base_url):
             fail("memory_base_url", f"the memory model '{needs_url}' needs an endpoint: pass --amb-memory-base-url")
+    if memory_base_url and not memory_models - set(LOCAL_MODELS):
+        fail("memory_base_url", f"the memories' model '{next(iter(memory_models))}' runs inside pytest-amb and needs "
+                                "no endpoint; remove it or name a real model with --amb-memory-model")  # fmt: skip
 
     run_dir = Path(raw["run_dir"].value or "reports/runs").expanduser()
     if not run_dir.is_absolute():
@@ -383,10 +387,6 @@ def resolve(raw: dict[str, RawValue], rootdir: Path, named: dict[str, str] | Non
     if cache_dir is not None and not cache_dir.is_absolute():
         cache_dir = rootdir / cache_dir
     cache_dir = cache_dir or response_cache.default_directory()
-    if cache != "off" and cache != "read":
-        problem = _unusable_dir(cache_dir)
-        if problem:
-            fail("cache_dir", f"{problem}; give a writable folder or --amb-cache=off")
     prices = Path(raw["prices"].value).expanduser() if raw["prices"].value else None
     if prices is not None:
         from pytest_amb.llm.pricing import PriceFileError, PriceTable
@@ -436,6 +436,10 @@ def resolve(raw: dict[str, RawValue], rootdir: Path, named: dict[str, str] | Non
         task_options=task_options,
         sources={name: value.source for name, value in raw.items()} | {"task": task_source},
     )
+    if cache in ("write", "readwrite") or (cache == "auto" and any(e.real for e in config.endpoints())):
+        problem = _unusable_dir(cache_dir)  # only where the cache will write: auto is off for the reference model
+        if problem:
+            fail("cache_dir", f"{problem}; give a writable folder or --amb-cache=off")
     if budget is not None:
         from pytest_amb.budget import unpriced_models
         from pytest_amb.llm.pricing import PriceTable

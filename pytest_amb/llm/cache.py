@@ -95,6 +95,13 @@ def default_directory(environ: Mapping[str, str] | None = None) -> Path:
     return root / "pytest-amb" / "llm"
 
 
+def command_directory(environ: Mapping[str, str] | None = None) -> Path:
+    """The directory the command works on without ``--dir``: ``AMB_CACHE_DIR`` (the twin of ``--amb-cache-dir``),
+    else the default."""
+    environ = os.environ if environ is None else environ
+    return Path(environ["AMB_CACHE_DIR"]).expanduser() if environ.get("AMB_CACHE_DIR") else default_directory(environ)
+
+
 # -- the key ------------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class CacheRequest:
@@ -560,7 +567,7 @@ def _parser() -> argparse.ArgumentParser:
     parser = _Parser(prog=PROG, description="List, prune or clear the LLM response cache of pytest-amb.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="list|prune|clear")
     where = argparse.ArgumentParser(add_help=False)
-    where.add_argument("--dir", type=Path, default=None, help=f"the cache directory (default: {default_directory()})")
+    where.add_argument("--dir", type=Path, default=None, help=f"the cache directory (default: $AMB_CACHE_DIR, else {default_directory()})")
     commands.add_parser("list", parents=[where], help="count entries and bytes, oldest, newest, per model")
     pruning = commands.add_parser("prune", parents=[where], help="remove old entries and broken files")
     pruning.add_argument("--older-than", type=_days, metavar="DAYS", help="remove entries written before")
@@ -573,7 +580,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """0 done; 1 the file system refused; 2 bad input (one line on stderr)."""
     parser = _parser()
     options = parser.parse_args(argv)
-    directory = options.dir if options.dir is not None else default_directory()
+    directory = options.dir if options.dir is not None else command_directory()
     if directory.exists() and not directory.is_dir():
         parser.error(f"--dir {directory} is not a directory")
     if options.command == "prune" and options.older_than is None and options.max_bytes is None:

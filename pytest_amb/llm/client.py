@@ -227,8 +227,8 @@ class LLMClient:
         return replace(request, repeat=self.ledger.repeat_index(cache_key(request)))
 
     def _store(self, request: CacheRequest, response: dict, purpose: str) -> None:
-        try:
-            self.cache.store(request, response, purpose)
+        try:  # redacted, as everything the harness writes: an endpoint that echoes a key never gets it stored
+            self.cache.store(request, redaction.redact_json(response), purpose)
         except OSError as exc:  # a full or read-only disk costs the cache, never the run
             if not self._store_failed:
                 self._store_failed = True

@@ -42,6 +42,7 @@ class Endpoint:
 
     def to_json(self, environ: Mapping[str, str] | None = None) -> dict:
         """What run.json, the baseline recipe and the reports show: the URL redacted, the key by its variable."""
+        redaction.register_secret(self.api_key(environ))  # a key inside the URL (a query parameter) is masked too
         return {
             "role": self.role,
             "model": self.model,

@@ -95,7 +95,9 @@ def test_a_second_identical_call_sends_no_request_and_returns_the_same_message(s
     (sent,), (replayed,) = first_run.ledger.calls, second_run.ledger.calls
     assert (sent.from_cache, sent.cache_lookup) == (False, True)  # looked up, missed, sent
     assert (replayed.from_cache, replayed.cache_lookup) == (True, True)
-    assert (replayed.prompt_tokens, replayed.completion_tokens) == (sent.prompt_tokens, sent.completion_tokens) == (10, 5)
+    assert (
+        (replayed.prompt_tokens, replayed.completion_tokens) == (sent.prompt_tokens, sent.completion_tokens) == (10, 5)
+    )
     assert replayed.purpose == "agent" and replayed.model == MODEL
     assert second_run.cache.counters.to_json() == {"agent": {"hits": 1, "misses": 0, "stores": 0, "refused": 0}}
 
@@ -110,7 +112,9 @@ def test_a_replay_needs_no_endpoint(server, cache_dir):
 def test_the_reference_model_is_keyed_without_its_port_which_changes_from_run_to_run(cache_dir):
     servers = [ReferenceServer(registry.reference_policies(), registry.memory_operations()).start() for _ in "ab"]
     try:
-        first_run, second_run = (client(s.base_url, cache_dir, model="reference", endpoint="reference") for s in servers)
+        first_run, second_run = (
+            client(s.base_url, cache_dir, model="reference", endpoint="reference") for s in servers
+        )
         assert servers[0].base_url != servers[1].base_url
         first = first_run.chat(QUESTION, purpose="agent")
         assert second_run.chat(QUESTION, purpose="agent") == first
@@ -340,6 +344,13 @@ def test_a_cache_folder_that_cannot_be_created_costs_one_warning_not_the_call(se
     # works as root too: no permission stops root, a file where the folder should be does
     (tmp_path / "a-file").write_text("not a folder")
     _assert_answers_with_one_warning(server, tmp_path / "a-file" / "cache")
+
+
+def test_read_mode_on_a_folder_that_cannot_be_written_is_silent(server, tmp_path, recwarn):
+    (tmp_path / "a-file").write_text("not a folder")
+    reading = client(server.url(), tmp_path / "a-file" / "cache", CacheMode.READ)
+    assert reading.chat(QUESTION, purpose="agent")["content"] == "answer 0"
+    assert [str(w.message) for w in recwarn] == []
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root writes into a read-only folder")
