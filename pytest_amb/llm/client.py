@@ -151,7 +151,7 @@ class LLMClient:
         if max_tokens:
             kwargs["max_tokens"] = max_tokens
         headers = {"X-AMB-Purpose": purpose, **({"X-AMB-Operation": operation} if operation else {})}
-        where = f"{purpose} call to {self.endpoint} model '{self.model}'"
+        where = f"{purpose} call to {self.endpoint} {redaction.redact_url(self.base_url)} model '{self.model}'"
         started = time.perf_counter()
         request = self._cache_request(kwargs, headers)
         response = self.cache.lookup(request, purpose) if request is not None else None
