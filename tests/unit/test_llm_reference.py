@@ -383,3 +383,25 @@ def test_judge_prompt_as_content_parts_is_judged(client):
     prompt = judge_prompt("When did Caroline go to the support group?", "7 May 2023", "7 May 2023")
     reply = client.chat([{"role": "user", "content": [{"type": "text", "text": prompt}]}], purpose="judge")
     assert parse_label(reply["content"]) == "CORRECT"
+
+
+def test_with_a_latency_every_answer_leaves_that_long_after_its_request_arrived():
+    """--amb-reference-latency makes a fixed-latency server (issue 17's yardstick): the time the policy takes to
+    compute an answer is inside the latency, not added to it."""
+    import time
+
+    slow_policy_s, latency_s = 0.15, 0.25
+
+    def slow(messages):
+        time.sleep(slow_policy_s)
+        return "done"
+
+    server = ReferenceServer([], {"test.slow": slow}, latency_s=latency_s).start()
+    try:
+        client = LLMClient(base_url=server.base_url, model="reference", endpoint="reference", ledger=UsageLedger())
+        for operation in ("test.slow", ""):  # a slow operation, and an instant answer
+            started = time.monotonic()
+            client.chat([{"role": "user", "content": "hi"}], purpose="memory", operation=operation)
+            assert latency_s <= time.monotonic() - started < latency_s + 0.1
+    finally:
+        server.stop()

@@ -99,10 +99,12 @@ class _Handler(BaseHTTPRequestHandler):
         if not isinstance(request, dict) or not isinstance(request.get("messages"), list):
             self._send(400, {"error": {"message": "the body must be an object with a 'messages' list"}})
             return
-        if self.server.latency_s:
-            time.sleep(self.server.latency_s)
+        arrived = time.monotonic()
         operation = self.headers.get("X-AMB-Operation") or ""
-        self._send(200, completion(request, operation, self.server.policies, self.server.operations))
+        body = completion(request, operation, self.server.policies, self.server.operations)
+        if self.server.latency_s:  # the answer leaves latency_s after the request arrived, however long it took
+            time.sleep(max(0.0, arrived + self.server.latency_s - time.monotonic()))
+        self._send(200, body)
 
 
 class LoopbackServer:
@@ -129,8 +131,9 @@ class LoopbackServer:
 
 
 class ReferenceServer(LoopbackServer):
-    """Serves the reference model with these task policies and memory operations; ``latency_s`` delays
-    every completion (for throughput benchmarks)."""
+    """Serves the reference model with these task policies and memory operations; with ``latency_s`` every
+    completion is answered that long after its request arrived (a fixed-latency server, for throughput
+    benchmarks), or as soon as it is computed when that takes longer."""
 
     def __init__(
         self,
