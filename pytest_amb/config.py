@@ -55,6 +55,7 @@ class RunConfig:
     prices: Path | None = None  # a price file extending the bundled table (reporting, not in to_json)
     budget: float | None = None  # USD this invocation may spend (not in to_json)
     preflight: bool = True  # check every real endpoint before the first step
+    plots: bool = False  # draw the figures at the end (--html draws them anyway)
     reference_memory: str | None = None  # the memory others are compared with (reporting, not in to_json)
     gate_scope: str = "memory"  # "memory" or "stream": what gates and baseline comparisons judge (reporting)
     fail_unsolved: bool = False  # wrong answers as failed tests (reporting, not in to_json)
@@ -269,6 +270,7 @@ def resolve(raw: dict[str, RawValue], rootdir: Path, named: dict[str, str] | Non
     shuffle = boolean("shuffle")
     fail_unsolved = boolean("fail_unsolved")
     preflight = boolean("preflight")
+    plots = boolean("plots")
     reference_memory = (raw["reference_memory"].value or "").strip() or memory_names[0]
     if reference_memory not in memory_names:
         fail("reference_memory", f"'{reference_memory}' is not one of this run's memories ({', '.join(memory_names)})")
@@ -419,6 +421,7 @@ def resolve(raw: dict[str, RawValue], rootdir: Path, named: dict[str, str] | Non
         prices=prices,
         budget=budget,
         preflight=preflight,
+        plots=plots,
         data_dir=data_dir,
         run_dir=run_dir,
         embedding_model=embedding_model,

@@ -117,6 +117,13 @@ OPTIONS: tuple[OptionSpec, ...] = (
         metavar="BOOL",
     ),
     OptionSpec(
+        "plots",
+        "true: draw the run's figures into <run>/plots/ (PNG and SVG) at the end; false: skip matplotlib (about "
+        "1.5 s) and draw them later with `python -m pytest_amb.report.plots <run dir>`. --html draws them anyway",
+        default="false",
+        metavar="BOOL",
+    ),
+    OptionSpec(
         "judge_model",
         "LLM-judge model name (default: the agent model; 'reference' = the reference model)",
         metavar="NAME",

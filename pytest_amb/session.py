@@ -192,7 +192,8 @@ class BenchSession:
 
             self.saved_baseline = baseline.save(self.baseline_request, self.config, self.outcome.summary,
                                                 found.results, self.pytest_config.rootpath, table)  # fmt: skip
-        self.plots = self._write_plots()
+        if self.config.plots or self.pytest_config.getoption("htmlpath", None):  # the HTML report shows them
+            self.plots = self._write_plots()
         if not found.missing:  # complete: the last checkpoint of each stream is enough
             resume.prune_checkpoints(self.run_path / "checkpoints")
         from pytest_amb import junit

@@ -199,10 +199,9 @@ class LLMClient:
             raise LLMError(f"{where} failed: {why}") from exc
         except ValueError as exc:  # a 200 whose body is no JSON
             raise LLMError(f"{where} returned something that is not a chat completion: {_describe(exc)}") from exc
-        try:
-            return response.model_dump(mode="json")
-        except (ValueError, AttributeError, TypeError) as exc:
-            raise LLMError(f"{where} returned something that is not a chat completion: {_describe(exc)}") from exc
+        if not isinstance(response, dict):
+            raise LLMError(f"{where} returned something that is not a chat completion: a JSON {type(response).__name__}")
+        return response
 
     # -- the response cache --------------------------------------------------------------------------
     def _cache_request(self, kwargs: dict, headers: dict) -> CacheRequest | None:
@@ -247,7 +246,11 @@ class LLMClient:
             wait = max(min(self.timeout_s, deadline - time.monotonic()), 0.001)
             timeout = self._openai.Timeout(wait, connect=min(CONNECT_TIMEOUT_S, wait))
             try:
-                return self._client.chat.completions.create(**kwargs, extra_headers=headers, timeout=timeout)
+                # The raw route of the SDK: its typed `chat.completions.create` walks every message through its
+                # parameter types and builds a pydantic object per answer, milliseconds a call (issue 17).
+                return self._client.post(
+                    "/chat/completions", body=kwargs, cast_to=object, options={"headers": headers, "timeout": timeout}
+                )
             except self._openai.OpenAIError as exc:
                 pause = _pause(exc, attempt)
                 if not self._transient(exc) or attempt >= self.max_retries or time.monotonic() + pause >= deadline:

@@ -159,3 +159,31 @@ FIGURES = (
     ("ftg", "Forward transfer gain (FTG)", lambda s: bool((s.get("forward_transfer") or {}).get("values")), _draw_ftg),
     ("repair", "Repair: success before, after wrong and after right feedback", lambda s: "repair" in s, _draw_repair),
 )  # fmt: skip
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m pytest_amb.report.plots <run dir>``: the figures of a finished run, from its summary.json (what
+    ``--amb-plots`` draws at the end of a run)."""
+    import json
+    import sys
+
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) != 1:
+        print("usage: python -m pytest_amb.report.plots <run dir>", file=sys.stderr)
+        return 4
+    run = Path(args[0])
+    try:
+        summary = json.loads((run / "summary.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        print(f"amb: cannot read {run / 'summary.json'} ({exc}); give a run directory of a finished run", file=sys.stderr)
+        return 4
+    plots = write_plots(summary, run)
+    if not plots:
+        print(f"amb: {run} has nothing to draw (a curve needs a stream of at least two steps)")
+    for plot in plots:
+        print(f"{plot.png} {plot.svg}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -96,8 +96,8 @@ def test_a_broken_endpoint_is_an_error_not_a_wrong_answer(pytester, monkeypatch)
                   "--amb-preflight=false")  # an endpoint that died after the start (test_llm_layer: before it)  # fmt: skip
     # per conversation: the injection needs no LLM and passes; the question cannot be answered
     result.assert_outcomes(passed=2, errors=2)
-    result.stdout.fnmatch_lines([f"*infrastructure error (LLMError): agent call to openai-compatible "
-                                 f"http://127.0.0.1:{port}/v1 model 'some-model' failed*"])  # it names the URL
+    result.stdout.fnmatch_lines([(f"*infrastructure error (LLMError): agent call to openai-compatible "
+                                  f"http://127.0.0.1:{port}/v1 model 'some-model' failed*")])  # it names the URL
     (steps,) = [read_steps(d) for d in _run_dirs(pytester)]
     assert steps[1]["status"] == "error" and steps[1]["error"]["kind"] == "infrastructure"
     assert "2 errors (endpoint or harness, never counted as answers)" in " ".join(result.stdout.str().split())

@@ -41,7 +41,7 @@ def _summary(pytester):
     ],
 )  # fmt: skip
 def test_every_mode_runs_on_both_tasks_and_reports_its_metrics(pytester, mode, args, terminal, check, plots):
-    result = _run(pytester, f"--amb-mode={mode}", "--amb-task=dbbench,locomo", *args)
+    result = _run(pytester, f"--amb-mode={mode}", "--amb-task=dbbench,locomo", "--amb-plots=true", *args)
     outcomes = result.parseoutcomes()
     assert outcomes.get("solved", 0) > 0 and "errors" not in outcomes and "failed" not in outcomes
     result.stdout.fnmatch_lines([f"mode: {mode}", terminal])
@@ -56,6 +56,23 @@ def test_every_mode_runs_on_both_tasks_and_reports_its_metrics(pytester, mode, a
     assert ">100%<" in svg["csr"] and re.search(r"CSR \d+\.\d%  LG \d\.\d{3}  SL \d\.\d{3}", svg["csr"])
     for name in plots - {"csr"}:  # labelled in the terminal's units
         assert re.search(PLOT_UNITS[name], svg[name]), name
+
+
+def test_plots_are_drawn_on_request_or_later_from_the_run_directory(pytester):
+    import subprocess
+    import sys
+
+    result = _run(pytester, "--amb-task=dbbench", "--amb-limit=6")
+    assert result.ret == 0
+    (run,) = sorted((pytester.path / "runs").iterdir())
+    assert not (run / "plots").exists() and "plots:" not in result.stdout.str()  # not asked for: no matplotlib
+    draw = [sys.executable, "-m", "pytest_amb.report.plots"]
+    later = subprocess.run([*draw, str(run)], capture_output=True, text=True, check=False)
+    assert later.returncode == 0, later.stderr
+    assert (run / "plots" / "csr.png").stat().st_size > 10_000 and (run / "plots" / "csr.svg").is_file()
+    assert str(run / "plots" / "csr.png") in later.stdout
+    missing = subprocess.run([*draw, str(pytester.path)], capture_output=True, text=True, check=False)
+    assert missing.returncode == 4 and "summary.json" in missing.stderr and "Traceback" not in missing.stderr
 
 
 def test_online_cross_task_mixes_locomo_with_dbbench_in_one_stream(pytester):

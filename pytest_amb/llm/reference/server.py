@@ -69,6 +69,7 @@ def completion(request: dict, operation: str, policies, operations) -> dict:
 
 class _Handler(BaseHTTPRequestHandler):
     server_version = "pytest-amb-reference/1"
+    protocol_version = "HTTP/1.1"  # keep-alive: a step's calls reuse one connection (every answer has a length)
 
     def log_message(self, format, *args):  # keep pytest output clean
         pass
@@ -113,7 +114,9 @@ class LoopbackServer:
     def __init__(self, handler: type[BaseHTTPRequestHandler]):
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
         self._httpd.daemon_threads = True
-        self._thread = threading.Thread(target=self._httpd.serve_forever, name="amb-loopback-http", daemon=True)
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever, args=(0.05,), name="amb-loopback-http", daemon=True
+        )  # polls for shutdown every 50 ms (the default 0.5 s is waited out at the end of every run)
 
     @property
     def base_url(self) -> str:
