@@ -110,6 +110,9 @@ class AwmProMemory(Memory):
         self.workflows: dict[int, Workflow] = {}
         self.index = VectorIndex(self.embedder.dim)
 
+    def texts_ahead(self, info: EpisodeInfo, session: list[Message] | None = None) -> list[str]:
+        return [info.query] if session is None and info.query else []
+
     def retrieve(self, info: EpisodeInfo) -> Recall:
         if not self.workflows or not info.query:
             return Recall()

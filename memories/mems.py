@@ -96,6 +96,10 @@ class MemsMemory(Memory):
             return (list(self.children) if fallback == "all" else []), "fallback: the router's answer named no sources"
         return chosen, str(parsed.get("reasoning") or "")
 
+    def texts_ahead(self, info: EpisodeInfo, session: list[Message] | None = None) -> list[str]:
+        texts = [text for child in self.children.values() for text in child.texts_ahead(info, session)]
+        return list(dict.fromkeys(texts))
+
     def retrieve(self, info: EpisodeInfo) -> Recall:
         chosen, _ = self._route("mems.route_retrieval", RETRIEVAL_PROMPT, f"Query:\n{info.query[:2000]}",
                                 self.config["retrieval_fallback"])  # fmt: skip

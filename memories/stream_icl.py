@@ -81,16 +81,21 @@ class StreamICLMemory(Memory):
         retrieved = tuple(RetrievedItem(str(i), self.shots[i].value, round(score, 6)) for i, score in hits)
         return Recall(PROMPT_TEMPLATE + "\n\n" + "\n\n".join(item.text for item in retrieved), retrieved)
 
+    def texts_ahead(self, info: EpisodeInfo, session: list[Message] | None = None) -> list[str]:
+        if session is not None:
+            return self._chunks(info, session) if self.policy.include_session_injection else []
+        return [info.query] if info.query else []
+
+    def _chunks(self, info: EpisodeInfo, session: list[Message]) -> list[str]:
+        """A session as dated chunks of ``session_window`` turns, each stored and keyed by its own text."""
+        header = session_header(info)
+        turns = [str(m.get("content") or "") for m in session]
+        return ["\n".join([header, *turns[i : i + self.session_window]]) for i in range(0, len(turns), self.session_window)]
+
     def write(self, info: EpisodeInfo, trajectory: list[Message], outcome: Outcome) -> UpdateReport:
         source = f"{info.task}/{info.sample_id}"
         if outcome.kind == "session_injection":
-            header = session_header(info)
-            turns = [str(m.get("content") or "") for m in trajectory]
-            chunks = [
-                "\n".join([header, *turns[i : i + self.session_window]])
-                for i in range(0, len(turns), self.session_window)
-            ]
-            pairs = [(chunk, chunk) for chunk in chunks]
+            pairs = [(chunk, chunk) for chunk in self._chunks(info, trajectory)]
         else:
             if not info.query:
                 return UpdateReport(stored=False, reason="episode has no query to key it by")

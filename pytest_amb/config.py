@@ -42,6 +42,8 @@ class RunConfig:
     data_dir: Path | None
     run_dir: Path
     embedding_model: str
+    embedding_cache: bool = True  # vectors kept on disk between runs (not in the hash: results are the same)
+    embed_ahead: bool = True  # coming steps' texts embedded while the model answers (not in the hash either)
     container_engine: str = "auto"
     resume: str | None = None  # "latest" or a run id (not part of the results' definition)
     reference_latency: float = 0.0
@@ -271,6 +273,8 @@ def resolve(raw: dict[str, RawValue], rootdir: Path, named: dict[str, str] | Non
     fail_unsolved = boolean("fail_unsolved")
     preflight = boolean("preflight")
     plots = boolean("plots")
+    embedding_cache = boolean("embedding_cache")
+    embed_ahead = boolean("embed_ahead")
     reference_memory = (raw["reference_memory"].value or "").strip() or memory_names[0]
     if reference_memory not in memory_names:
         fail("reference_memory", f"'{reference_memory}' is not one of this run's memories ({', '.join(memory_names)})")
@@ -425,6 +429,8 @@ def resolve(raw: dict[str, RawValue], rootdir: Path, named: dict[str, str] | Non
         data_dir=data_dir,
         run_dir=run_dir,
         embedding_model=embedding_model,
+        embedding_cache=embedding_cache,
+        embed_ahead=embed_ahead,
         container_engine=container_engine,
         resume=resume,
         reference_latency=reference_latency,

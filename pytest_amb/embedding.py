@@ -1,10 +1,14 @@
 """Sentence embeddings for the memories: the bundled all-MiniLM-L6-v2 by default, any
-sentence-transformers model by name or path otherwise. Vectors are L2-normalised float32."""
+sentence-transformers model by name or path otherwise. Vectors are L2-normalised float32, and a pure function of
+the text: each text is embedded on its own, never padded into a batch (padding changes the last bits), so a vector
+can be cached and computed ahead (embedding_service.py) without changing a result. ``cache_id`` names the model
+files and the runtime, the key of the on-disk vector cache; None when the files cannot be identified."""
 
 from __future__ import annotations
 
 import hashlib
 import os
+import re
 from pathlib import Path
 from typing import Protocol
 
@@ -82,12 +86,49 @@ class SentenceTransformerEmbedder:
         )
         self.dim = int(dimension())
 
+        self.cache_id = _cache_id(name_or_path, self._location, f"sentence-transformers-{_version('sentence-transformers')}")
+
     def encode(self, texts: list[str]) -> np.ndarray:
-        vectors = self._model.encode(list(texts), normalize_embeddings=True, convert_to_numpy=True, batch_size=64)
-        return np.ascontiguousarray(vectors, dtype=np.float32).reshape(len(texts), self.dim)
+        rows = [self._model.encode([text], normalize_embeddings=True, convert_to_numpy=True)[0] for text in texts]
+        return np.ascontiguousarray(np.array(rows), dtype=np.float32).reshape(len(texts), self.dim)
 
     def provenance(self) -> dict:
-        return {"name": self.name, "location": self._location, "dim": self.dim, "sha256_verified": self._verified}
+        return {"name": self.name, "location": self._location, "dim": self.dim, "sha256_verified": self._verified,
+                "runtime": f"sentence-transformers {_version('sentence-transformers')}"}  # fmt: skip
+
+
+def _version(package: str) -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(package)
+    except PackageNotFoundError:
+        return "unknown"
+
+
+def model_digest(name_or_path: str, location: str) -> str | None:
+    """SHA-256 of the model's files: the bundled model's known digests, else every file of a local folder; None
+    for a hub name (the files behind it are not known before loading)."""
+    if name_or_path == BUNDLED_NAME:
+        return hashlib.sha256(repr(sorted(BUNDLED_SHA256.items())).encode()).hexdigest()
+    folder = Path(location)
+    if not folder.is_dir():
+        return None
+    digest = hashlib.sha256()
+    for file in sorted(p for p in folder.rglob("*") if p.is_file()):
+        digest.update(str(file.relative_to(folder)).encode() + b"\0")
+        with file.open("rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+    return digest.hexdigest()
+
+
+def _cache_id(name_or_path: str, location: str, runtime: str) -> str | None:
+    digest = model_digest(name_or_path, location)
+    if digest is None:
+        return None
+    slug = re.sub(r"[^A-Za-z0-9.-]+", "-", Path(name_or_path).name).strip("-") or "model"
+    return f"{slug}-{digest[:16]}-{re.sub(r'[^A-Za-z0-9.-]+', '-', runtime)}"
 
 
 _LOADED: dict[str, SentenceTransformerEmbedder] = {}

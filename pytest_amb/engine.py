@@ -22,7 +22,7 @@ from pytest_amb.llm.client import LLMClient, LLMError, UsageLedger
 from pytest_amb.llm.oracle import OracleAgent
 from pytest_amb.llm.pricing import PriceTable
 from pytest_amb.memory import MemoryDeps, Scope
-from pytest_amb.plan import SAMPLE, Plan, Step, memory_anchors
+from pytest_amb.plan import INJECT, SAMPLE, Plan, Step, memory_anchors
 from pytest_amb.resume import (
     INITIAL,
     broken_reason,
@@ -34,7 +34,7 @@ from pytest_amb.resume import (
     tree_digest,
 )
 from pytest_amb.run_location import active
-from pytest_amb.runner import StepResult, run_step
+from pytest_amb.runner import StepResult, run_step, session_number
 from pytest_amb.stream_memory import (
     KEPT,
     CheckpointError,
@@ -47,6 +47,8 @@ from pytest_amb.stream_memory import (
 from pytest_amb.tasks import TaskContext
 
 REFERENCE_SERVICE, CONTAINER_SERVICE, EMBEDDER_SERVICE = "reference", "containers", "embedder"
+
+EMBED_AHEAD_STEPS = 8  # how far ahead of the running step a stream's texts are embedded
 
 # Problems outside the agent's control: reported as ERRORs, never as wrong answers.
 _OUTSIDE = (LLMError, JudgeError, EmbedderError, OSError)
@@ -71,6 +73,7 @@ class Engine:
         self._streams: dict[str, StreamState] = {}
         self._memory_clients: dict[str, LLMClient] = {}
         self._snapshots: dict[tuple[str, int], tuple] = {}
+        self._ahead_until: dict[str, int] = {}  # stream -> the first position whose texts are not queued yet
         self.anchors = {
             step.id: anchor
             for stream in plan.streams
@@ -203,15 +206,26 @@ class Engine:
         return f"{engine.name} at {engine.url}"
 
     def _load_embedder(self) -> str:
-        self.embedder()
-        return "loaded"
+        runtime = self.embedder().runtime  # waits for the background load
+        return f"loaded ({runtime.provenance().get('runtime', 'sentence-transformers')})"
 
     def embedder(self):
+        """The process's EmbeddingService: the runtime loads in its background thread from the moment this is
+        first asked for (``start_embedder``), vectors are cached, and coming steps' texts are embedded ahead."""
         if self._embedder is None:
             from pytest_amb.embedding import load_embedder
+            from pytest_amb.embedding_service import EmbeddingService
+            from pytest_amb.vector_cache import default_directory
 
-            self._embedder = load_embedder(self.config.embedding_model)
+            name = self.config.embedding_model
+            cache_dir = default_directory() if self.config.embedding_cache else None
+            self._embedder = EmbeddingService(name, lambda: load_embedder(name), cache_dir, self.config.embed_ahead)
         return self._embedder
+
+    def start_embedder(self) -> None:
+        """Start loading the embedding model now when this run's memories embed (it loads in the background)."""
+        if any(registry.memory_class(name).needs_embedder for name in self.config.memories):
+            self.embedder()
 
     def _memory_llm(self, name: str) -> LLMClient:
         """The client of a mechanism's own calls: its configured model, else the memory model (``--amb-memory-model``,
@@ -373,6 +387,7 @@ class Engine:
             check = self.recheck.get(step.id)
             if check and read is not None and check.get("read") == read:
                 pytest.skip(KEPT.format(digest=read[:12]))
+        self._embed_ahead(step, memory)
         watched = Watched(memory)
         try:
             result = self._execute(step, watched)
@@ -382,6 +397,33 @@ class Engine:
         result.provenance["memory_state"] = {"read": read, "wrote": state.digest if state is not None else None}
         self.spending.add(result.llm_calls)
         return result
+
+    def _embed_ahead(self, step: Step, memory) -> None:
+        """Queue what this step and the next ``EMBED_AHEAD_STEPS`` of its stream will embed (``Memory.texts_ahead``),
+        to be embedded while this process waits on the model. Only for tasks already built: preparing never sets
+        up an environment. A guess is never a result: vectors are a pure function of the text."""
+        if self._embedder is None or not self.config.embed_ahead:
+            return
+        steps = self.plan.stream(step.stream).steps
+        start = max(step.position, self._ahead_until.get(step.stream, 0))
+        end = min(len(steps), step.position + 1 + EMBED_AHEAD_STEPS)
+        for coming in steps[start:end]:
+            built = self._built.get(self._sources[coming.task].name) if self._sources else None
+            task = built.get(coming.task) if isinstance(built, dict) else None
+            if task is None:
+                continue
+            try:
+                if coming.kind == INJECT:
+                    session = session_number(coming.sample_id)
+                    texts = memory.texts_ahead(task.session_info(session), task.session_messages(session))
+                elif coming.augment and hasattr(task, "sample_info"):
+                    texts = memory.texts_ahead(task.sample_info(coming.sample_id))
+                else:
+                    continue
+            except Exception:  # noqa: BLE001,S112 (a guess that cannot be made is not made; the step does the work)
+                continue
+            self._embedder.ahead(texts)
+        self._ahead_until[step.stream] = max(end, start)
 
     def _execute(self, step: Step, memory) -> StepResult:
         task = self.task(step.task)
@@ -410,6 +452,9 @@ class Engine:
         if self._reference is not None:
             self._reference.stop()
             self._reference = None
+        if self._embedder is not None:
+            self._embedder.close()
+            self._embedder = None
 
 
 def services_to_load(config: RunConfig) -> list[tuple[str, str]]:

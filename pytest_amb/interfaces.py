@@ -78,6 +78,10 @@ class Task(Protocol):
 
     def session_info(self, session_id: int) -> EpisodeInfo: ...
 
+    def sample_info(self, sample_id: str) -> EpisodeInfo:
+        """Optional: the episode's info without opening it (no environment started), so the harness can prepare a
+        memory's work for a coming step (``Memory.texts_ahead``). A task without it is simply not prepared for."""
+
     def session_messages(self, session_id: int) -> list[Message]: ...
 
     def oracle_replies(self, sample_id: str) -> list[Message]:

@@ -141,6 +141,12 @@ class Memory(ABC):
             return Augmentation(messages=[dict(m) for m in messages])
         return Augmentation(inject(messages, recall.block, self.placement), recall.block, tuple(recall.retrieved))
 
+    def texts_ahead(self, info: EpisodeInfo, session: list[Message] | None = None) -> list[str]:
+        """The texts this memory will embed for a coming step: for a sample (``session`` None) its retrieval query,
+        for an injected ``session`` what it keeps of it. The harness embeds them while the process waits on the
+        model; a guess that turns out wrong costs time, never a result (vectors are a pure function of the text)."""
+        return []
+
     def update(self, info: EpisodeInfo, trajectory: list[Message], outcome: Outcome) -> UpdateReport:
         if not self.policy.admits(outcome):
             return UpdateReport(stored=False, reason="not admitted by the write policy (unsuccessful episode)")

@@ -202,6 +202,20 @@ OPTIONS: tuple[OptionSpec, ...] = (
         default="all-MiniLM-L6-v2",
         metavar="NAME",
     ),
+    OptionSpec(
+        "embedding_cache",
+        "true: keep each text's vector on disk ($XDG_CACHE_HOME/pytest-amb/embeddings, per model and runtime) and "
+        "reuse it in later runs; false: within this process only. Results are the same either way",
+        default="true",
+        metavar="BOOL",
+    ),
+    OptionSpec(
+        "embed_ahead",
+        "true: embed the texts coming steps will need (the next query, the next session) while the model answers; "
+        "false: only when a step needs them. Results are the same either way",
+        default="true",
+        metavar="BOOL",
+    ),
 )
 
 

@@ -61,6 +61,14 @@ class Progress:
         self.announced = False
 
     # -- what loads before the first step ------------------------------------------------------------
+    def pytest_collection_finish(self, session):
+        """A process that will run steps starts loading the embedding model now, in the background."""
+        config = session.config
+        if config.option.collectonly or config.pluginmanager.has_plugin("dsession"):
+            return
+        if any(is_benchmark_item(item) for item in session.items):
+            self.bench.engine().start_embedder()
+
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtestloop(self, session):
         self.session = session

@@ -71,6 +71,10 @@ class Mem0Memory(Memory):
         elif self.config["backend"] != "native":
             raise ValueError(f"mem0.backend: '{self.config['backend']}' is not one of native, mem0ai")
 
+    def texts_ahead(self, info: EpisodeInfo, session: list[Message] | None = None) -> list[str]:
+        # a session's facts come from the extraction call; a sample's query is what search embeds first
+        return [info.query] if session is None and info.query and self.library is None else []
+
     def retrieve(self, info: EpisodeInfo) -> Recall:
         if not info.query or not self.store.records:
             return Recall()

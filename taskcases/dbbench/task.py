@@ -121,6 +121,9 @@ class DbbenchTask:
     def open(self, sample_id: str) -> DbbenchEpisode:
         return DbbenchEpisode(self.name, self.sample(sample_id), self.sql)
 
+    def sample_info(self, sample_id: str) -> EpisodeInfo:
+        return sample_info(self.name, self.sample(sample_id))
+
     def oracle_replies(self, sample_id: str) -> list[Message]:
         """The gold solution as assistant turns: the label SQL then a commit, or a commit of the label answers."""
         sample = self.sample(sample_id)
@@ -133,6 +136,15 @@ class DbbenchTask:
         self.sql.close()
 
 
+def sample_info(task: str, sample: DbSample) -> EpisodeInfo:
+    return EpisodeInfo(
+        task=task,
+        sample_id=sample.sample_id,
+        query=sample.description,
+        meta={"kind": "sql", "type": sample.type, "tables": [t.name for t in sample.tables]},
+    )
+
+
 class DbbenchEpisode:
     max_rounds = MAX_ROUNDS
     tools = TOOLS
@@ -140,12 +152,7 @@ class DbbenchEpisode:
     def __init__(self, task: str, sample: DbSample, backend: SqlBackend):
         self.sample = sample
         self.backend = backend
-        self.info = EpisodeInfo(
-            task=task,
-            sample_id=sample.sample_id,
-            query=sample.description,
-            meta={"kind": "sql", "type": sample.type, "tables": [t.name for t in sample.tables]},
-        )
+        self.info = sample_info(task, sample)
         self.messages: list[Message] = [
             {"role": "system", "content": SYSTEM_PROMPT},
             {"role": "user", "content": sample.user_message()},

@@ -57,6 +57,10 @@ def _index(name: str, conversation: Conversation) -> TaskIndex:
     )
 
 
+def qa_info(task: str, qa: QA) -> EpisodeInfo:
+    return EpisodeInfo(task=task, sample_id=qa.sample_id, query=qa.question, meta={"kind": "qa"})
+
+
 class LocomoTask:
     backend = "in-process"
 
@@ -67,12 +71,17 @@ class LocomoTask:
         self.index = _index(name, conversation)
         self._qas = {q.sample_id: q for q in conversation.askable_qas}
 
-    def open(self, sample_id: str) -> LocomoEpisode:
+    def _qa(self, sample_id: str) -> QA:
         try:
-            qa = self._qas[sample_id]
+            return self._qas[sample_id]
         except KeyError:
             raise KeyError(f"{self.name}: no askable QA '{sample_id}'") from None
-        return LocomoEpisode(self.name, qa, self.judge)
+
+    def open(self, sample_id: str) -> LocomoEpisode:
+        return LocomoEpisode(self.name, self._qa(sample_id), self.judge)
+
+    def sample_info(self, sample_id: str) -> EpisodeInfo:
+        return qa_info(self.name, self._qa(sample_id))
 
     def session_info(self, session_id: int) -> EpisodeInfo:
         session = self.conversation.session(session_id)
@@ -111,7 +120,7 @@ class LocomoEpisode:
         self.tools: list[dict] = []
         self.qa = qa
         self.judge = judge
-        self.info = EpisodeInfo(task=task, sample_id=qa.sample_id, query=qa.question, meta={"kind": "qa"})
+        self.info = qa_info(task, qa)
         self.messages: list[Message] = [
             {"role": "system", "content": SYSTEM_PROMPT},
             {"role": "user", "content": qa.question},

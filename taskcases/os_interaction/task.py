@@ -215,6 +215,9 @@ class OsTask:
             sandbox.close()
             raise
 
+    def sample_info(self, sample_id: str) -> EpisodeInfo:
+        return sample_info(self.name, self.sample(sample_id))
+
     def oracle_replies(self, sample_id: str) -> list:
         """The gold solution: a match item answers its expected string; otherwise the example runs in the
         shell and its output is the answer (a reply computed from the messages, since init data is random)."""
@@ -239,6 +242,15 @@ def _answer_last_output(messages: list[Message]) -> Message:
     return tool_call_turn(1, "answer_action", {"answer": observed_output(str(last.get("content") or "")).strip()})
 
 
+def sample_info(task: str, sample: OsSample) -> EpisodeInfo:
+    return EpisodeInfo(
+        task=task,
+        sample_id=sample.sample_id,
+        query=sample.description,
+        meta={"kind": "shell", "image": sample.image, "evaluation": sample.evaluation, "labels": list(sample.labels)},
+    )
+
+
 class OsEpisode:
     max_rounds = MAX_ROUNDS
     tools = TOOLS
@@ -247,17 +259,7 @@ class OsEpisode:
         self.sample = sample
         self.sandbox = sandbox
         self.provenance = provenance
-        self.info = EpisodeInfo(
-            task=task,
-            sample_id=sample.sample_id,
-            query=sample.description,
-            meta={
-                "kind": "shell",
-                "image": sample.image,
-                "evaluation": sample.evaluation,
-                "labels": list(sample.labels),
-            },
-        )
+        self.info = sample_info(task, sample)
         self.messages: list[Message] = [
             {"role": "system", "content": SYSTEM_PROMPT},
             {"role": "user", "content": FIRST_MESSAGE + sample.description},
