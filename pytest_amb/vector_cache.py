@@ -72,8 +72,9 @@ class VectorCache:
             data = self.path.read_bytes()
         except FileNotFoundError:
             return 0
-        except OSError as exc:
-            self._warn(f"cannot be read ({exc.strerror or exc})")
+        except OSError as exc:  # not writable either: one warning, vectors in memory only
+            self._write_failed = True
+            self._warn(f"cannot be read ({exc.strerror or exc}); vectors are kept in memory only")
             return 0
         size, found = self.record_bytes, 0
         for start in range(0, len(data) - size + 1, size):

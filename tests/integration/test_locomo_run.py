@@ -166,3 +166,19 @@ def test_an_unloadable_embedding_model_is_an_infrastructure_error(pytester):
     result.stdout.fnmatch_lines(["*infrastructure error (EmbedderError): cannot load embedding model*"])
     steps = read_steps(_run_dirs(pytester)[0])
     assert {s["error"]["kind"] for s in steps} == {"infrastructure"}
+
+
+def test_embedding_ahead_and_the_vector_cache_change_no_result(pytester, monkeypatch):
+    """Texts embedded while the model answers, and vectors read back from the on-disk cache, give the journal that
+    embedding each text when its step needs it gives, step for step (issue 17)."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(pytester.path / "user-cache"))
+    _run(pytester, "--amb-memory=stream_icl", "--amb-limit=30", "--amb-embed-ahead=false", "--amb-embedding-cache=false")
+    assert not (pytester.path / "user-cache").exists()  # nothing kept: the serial reference run
+    _run(pytester, "--amb-memory=stream_icl", "--amb-limit=30")  # ahead, the disk cache filled
+    (vectors,) = (pytester.path / "user-cache" / "pytest-amb" / "embeddings").glob("*.vectors")
+    filled = vectors.stat().st_size
+    _run(pytester, "--amb-memory=stream_icl", "--amb-limit=30")  # ahead, every vector from the disk
+    assert vectors.stat().st_size == filled  # nothing embedded again
+    serial, ahead, cached = (read_steps(d) for d in _run_dirs(pytester))
+    assert stable(serial) == stable(ahead) == stable(cached)
+    assert any(s["step"]["kind"] == "inject" for s in serial) and sum(bool(s["retrieved"]) for s in serial) >= 5
