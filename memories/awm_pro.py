@@ -99,6 +99,7 @@ def readable_induction(content: str) -> bool:
 class AwmProMemory(Memory):
     name = "awm_pro"
     order = 3
+    reports_every_change = True  # an update that reports no change changed nothing
     default_config = yaml_defaults("awm_pro")
     needs_embedder = True
     needs_llm = True

@@ -75,6 +75,7 @@ class MemsMemory(Memory):
             child_deps = MemoryDeps(embedder=deps.embedder, llm=deps.llm, config=deps.child_configs.get(mechanism, {}),
                                     scope=scope, child_configs=deps.child_configs)  # fmt: skip
             self.children[role] = registry.memory_class(mechanism)(child_deps)
+        self.reports_every_change = all(child.reports_every_change for child in self.children.values())
 
     def _sources(self) -> str:
         return "\n".join(

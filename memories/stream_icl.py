@@ -63,6 +63,7 @@ def format_experience(question: str, trajectory: list[Message]) -> str:
 class StreamICLMemory(Memory):
     name = "stream_icl"
     order = 2
+    reports_every_change = True  # an update that reports no change changed nothing
     default_config = yaml_defaults("stream_icl")
     needs_embedder = True
 

@@ -19,6 +19,7 @@ from pytest_amb.memory import STATE_VERSION, Memory, Recall, UpdateReport, sessi
 class ZeroShotMemory(Memory):
     name = "zero_shot"
     order = 1
+    reports_every_change = True  # an update that reports no change changed nothing
     is_baseline = True  # learns nothing from episodes: the reference of transfer gains
     default_config = yaml_defaults("zero_shot")
 

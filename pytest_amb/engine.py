@@ -28,6 +28,7 @@ from pytest_amb.resume import (
     broken_reason,
     checkpoint_digest,
     find_checkpoint,
+    link_checkpoint,
     mark_broken,
     mark_unusable,
     save_checkpoint,
@@ -353,7 +354,12 @@ class Engine:
             if self.checkpoints is not None:
                 mark_broken(self.checkpoints, step.stream, step.position, state.broken)
         elif self.checkpoints is not None:
-            state.digest = save_checkpoint(state.memory, self.checkpoints, step.stream, step.position)
+            anchor = self.anchors[step.id]
+            unchanged = None if watched.changed or anchor < 0 else find_checkpoint(self.checkpoints, step.stream, anchor)
+            if unchanged is not None and checkpoint_digest(unchanged) == state.digest:
+                state.digest = link_checkpoint(unchanged, self.checkpoints, step.stream, step.position)
+            else:
+                state.digest = save_checkpoint(state.memory, self.checkpoints, step.stream, step.position)
         else:
             state.digest = None
 

@@ -45,6 +45,10 @@ class UpdateReport:
     updated: tuple[str, ...] = ()
     deleted: tuple[str, ...] = ()
 
+    @property
+    def changed(self) -> bool:
+        return self.stored or bool(self.added or self.updated or self.deleted)
+
     def to_json(self) -> dict:
         return {"stored": self.stored, "added": list(self.added), "updated": list(self.updated),
                 "deleted": list(self.deleted), "reason": self.reason}  # fmt: skip
@@ -114,6 +118,9 @@ class Memory(ABC):
     default_config: ClassVar[dict] = {}  # every parameter, with its documented default
     order: ClassVar[int] = 0  # place in listings (the built-ins use 1, 2, 3, ...)
     is_baseline: ClassVar[bool] = False  # learns nothing from episodes: transfer gains are measured against it
+    # True: an update that reports no change (``UpdateReport.changed`` False) left the memory exactly as it was, so
+    # the harness links the previous checkpoint instead of saving the memory again
+    reports_every_change: ClassVar[bool] = False
     # the reference model's answers to this mechanism's own LLM calls: X-AMB-Operation -> fn(messages) -> content
     reference_operations: ClassVar[dict] = {}
 

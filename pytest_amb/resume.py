@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 import shutil
 from dataclasses import dataclass, field
@@ -193,6 +194,29 @@ def save_checkpoint(memory, root: Path, stream: str, position: int) -> str:
     shutil.rmtree(target, ignore_errors=True)
     temporary.rename(target)
     return digest
+
+
+def link_checkpoint(previous: Path, root: Path, stream: str, position: int) -> str:
+    """The memory did not change since the checkpoint ``previous``: the same files (hard links, else copies) and
+    digest at this position, atomically, without saving the memory again."""
+    target = checkpoint_path(root, stream, position)
+    temporary = target.with_name(target.name + ".tmp")
+    shutil.rmtree(temporary, ignore_errors=True)
+    shutil.copytree(previous, temporary, copy_function=_link_or_copy, ignore=shutil.ignore_patterns(UNUSABLE))
+    digest = checkpoint_digest(temporary)
+    marker = {"stream": stream, "position": position, "digest": digest}
+    (temporary / COMPLETE).unlink()  # a link to the previous marker: never written through
+    (temporary / COMPLETE).write_text(json.dumps(marker), encoding="utf-8")
+    shutil.rmtree(target, ignore_errors=True)
+    temporary.rename(target)
+    return digest
+
+
+def _link_or_copy(source: str, destination: str) -> None:
+    try:
+        os.link(source, destination)
+    except OSError:  # a file system without hard links
+        shutil.copy2(source, destination)
 
 
 def find_checkpoint(root: Path, stream: str, position: int) -> Path | None:

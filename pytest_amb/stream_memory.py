@@ -38,18 +38,23 @@ KEPT = "kept: its journaled result read this very memory (digest {digest}); noth
 
 
 class Watched:
-    """The memory as the runner sees it: remembers whether its update raised (the memory may be half-written)."""
+    """The memory as the runner sees it: remembers whether its update raised (the memory may be half-written) and
+    whether any update may have changed it."""
 
     def __init__(self, memory):
         self._memory = memory
         self.update_failed: BaseException | None = None
+        self.changed = False  # an update reported a change, or the memory does not report its changes
 
     def __getattr__(self, name):
         return getattr(self._memory, name)
 
     def update(self, *args, **kwargs):
         try:
-            return self._memory.update(*args, **kwargs)
+            report = self._memory.update(*args, **kwargs)
         except BaseException as exc:
             self.update_failed = exc
             raise
+        if not getattr(self._memory, "reports_every_change", False) or report.changed:
+            self.changed = True
+        return report

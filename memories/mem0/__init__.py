@@ -70,6 +70,7 @@ class Mem0Memory(Memory):
                                          threshold=float(self.config["threshold"]))  # fmt: skip
         elif self.config["backend"] != "native":
             raise ValueError(f"mem0.backend: '{self.config['backend']}' is not one of native, mem0ai")
+        self.reports_every_change = self.library is None  # mem0ai's updates and deletes are not all reported
 
     def texts_ahead(self, info: EpisodeInfo, session: list[Message] | None = None) -> list[str]:
         # a session's facts come from the extraction call; a sample's query is what search embeds first

@@ -125,3 +125,17 @@ def test_the_command_that_finishes_a_run_resumes_it_by_id_without_its_secrets(tm
     bench.location = RunLocation(tmp_path / "20261121-014310-0f669d")
     command = bench.finish_command()
     assert command == "pytest --amb-db-url=mysql://u:***@h:1 -n 2 tests/x.py --amb-resume=20261121-014310-0f669d"
+
+
+def test_an_unchanged_memory_links_the_previous_checkpoint_instead_of_saving_again(tmp_path):
+    root = tmp_path / "checkpoints"
+    digest = resume.save_checkpoint(_memory([0, 1]), root, "m/t", 0)
+    previous = resume.checkpoint_path(root, "m/t", 0)
+    assert resume.link_checkpoint(previous, root, "m/t", 1) == digest
+    linked = resume.find_checkpoint(root, "m/t", 1)
+    assert linked is not None and resume.tree_digest(linked) == digest == resume.checkpoint_digest(linked)
+    assert (linked / "state.json").stat().st_ino == (previous / "state.json").stat().st_ino  # no bytes written
+    assert json.loads((linked / resume.COMPLETE).read_text())["position"] == 1
+    assert json.loads((previous / resume.COMPLETE).read_text())["position"] == 0  # its own marker untouched
+    resume.prune_checkpoints(root)  # a complete run keeps the last one, whole
+    assert resume.tree_digest(resume.find_checkpoint(root, "m/t", 1)) == digest
