@@ -86,7 +86,8 @@ class SentenceTransformerEmbedder:
         )
         self.dim = int(dimension())
 
-        self.cache_id = _cache_id(name_or_path, self._location, f"sentence-transformers-{_version('sentence-transformers')}")
+        self.runtime = f"sentence-transformers {_version('sentence-transformers')}"
+        self.cache_id = _cache_id(name_or_path, self._location, self.runtime)
 
     def encode(self, texts: list[str]) -> np.ndarray:
         rows = [self._model.encode([text], normalize_embeddings=True, convert_to_numpy=True)[0] for text in texts]
@@ -94,7 +95,7 @@ class SentenceTransformerEmbedder:
 
     def provenance(self) -> dict:
         return {"name": self.name, "location": self._location, "dim": self.dim, "sha256_verified": self._verified,
-                "runtime": f"sentence-transformers {_version('sentence-transformers')}"}  # fmt: skip
+                "runtime": self.runtime}  # fmt: skip
 
 
 def _version(package: str) -> str:
