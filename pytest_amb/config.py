@@ -22,6 +22,7 @@ from pytest_amb.redaction import redact_url, register_option_value, register_url
 REFERENCE_MODEL = "reference"
 ORACLE_MODEL = "oracle"  # replays gold solutions; needs no endpoint
 LOCAL_MODELS = (REFERENCE_MODEL, ORACLE_MODEL)
+EMBEDDING_RUNTIMES = ("auto", "onnx", "sentence-transformers")
 
 
 class ConfigError(ValueError):
@@ -42,6 +43,7 @@ class RunConfig:
     data_dir: Path | None
     run_dir: Path
     embedding_model: str
+    embedding_runtime: str = "auto"  # auto, onnx, sentence-transformers
     embedding_cache: bool = True  # vectors kept on disk between runs (not in the hash: results are the same)
     embed_ahead: bool = True  # coming steps' texts embedded while the model answers (not in the hash either)
     container_engine: str = "auto"
@@ -132,6 +134,7 @@ class RunConfig:
             "memory_base_url": redact_url(self.memory_base_url),
             "data_dir": str(self.data_dir) if self.data_dir else None,
             "embedding_model": self.embedding_model,
+            "embedding_runtime": self.embedding_runtime,
             "memory_config": str(self.memory_config) if self.memory_config else None,
             "memory_overrides": self.memory_overrides,
         }
@@ -368,6 +371,10 @@ def resolve(raw: dict[str, RawValue], rootdir: Path, named: dict[str, str] | Non
     if not embedding_model:
         fail("embedding_model", "empty; give a sentence-transformers model name or path")
 
+    embedding_runtime = (raw["embedding_runtime"].value or "").strip() or "auto"
+    if embedding_runtime not in EMBEDDING_RUNTIMES:
+        fail("embedding_runtime", f"'{embedding_runtime}' is not accepted; accepted: {', '.join(EMBEDDING_RUNTIMES)}")
+
     container_engine = (raw["container_engine"].value or "").strip() or "auto"
     if container_engine not in ("auto", "docker", "podman") and "://" not in container_engine:
         fail("container_engine", f"'{container_engine}' is not accepted; accepted: auto, docker, podman, or a URL")
@@ -429,6 +436,7 @@ def resolve(raw: dict[str, RawValue], rootdir: Path, named: dict[str, str] | Non
         data_dir=data_dir,
         run_dir=run_dir,
         embedding_model=embedding_model,
+        embedding_runtime=embedding_runtime,
         embedding_cache=embedding_cache,
         embed_ahead=embed_ahead,
         container_engine=container_engine,

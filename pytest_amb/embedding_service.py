@@ -16,6 +16,7 @@ or off (``--amb-embed-ahead``).
 from __future__ import annotations
 
 import itertools
+import os
 import queue
 import threading
 from collections.abc import Callable
@@ -28,6 +29,33 @@ from pytest_amb.embedding import EmbedderError
 from pytest_amb.vector_cache import VectorCache, text_digest
 
 DEMAND, AHEAD = 0, 1  # job priorities: a step waiting first
+
+
+def onnx_directory() -> Path:
+    """Where ONNX exports are kept: ``$AMB_ONNX_DIR``, else ``$XDG_CACHE_HOME/pytest-amb/onnx`` (86 MiB per model
+    and runtime version; deleting it costs one export, a few seconds)."""
+    from pytest_amb.vector_cache import default_directory
+
+    return Path(os.environ.get("AMB_ONNX_DIR") or default_directory().parent / "onnx")
+
+
+def load_runtime(name: str, runtime: str):
+    """The embedding runtime ``--amb-embedding-runtime`` asks for (``auto``: onnxruntime for the bundled model)."""
+    from pytest_amb.embedding import BUNDLED_NAME, load_embedder
+
+    if runtime == "sentence-transformers" or (runtime == "auto" and name != BUNDLED_NAME):
+        return load_embedder(name)
+    from pytest_amb import embedding_onnx
+
+    if name == BUNDLED_NAME:
+        return embedding_onnx.load_bundled(onnx_directory())
+    folder = Path(name).expanduser()
+    if not folder.is_dir():
+        raise EmbedderError(
+            f"--amb-embedding-runtime=onnx needs a local model folder, and '{name}' is none; download the model "
+            "to a folder and pass that, or use --amb-embedding-runtime=sentence-transformers"
+        )
+    return embedding_onnx.OnnxEmbedder(folder, embedding_onnx.ensure_export(folder, onnx_directory()), name=name)
 
 
 class EmbeddingService:

@@ -214,13 +214,12 @@ class Engine:
         """The process's EmbeddingService: the runtime loads in its background thread from the moment this is
         first asked for (``start_embedder``), vectors are cached, and coming steps' texts are embedded ahead."""
         if self._embedder is None:
-            from pytest_amb.embedding import load_embedder
-            from pytest_amb.embedding_service import EmbeddingService
+            from pytest_amb.embedding_service import EmbeddingService, load_runtime
             from pytest_amb.vector_cache import default_directory
 
-            name = self.config.embedding_model
+            name, runtime = self.config.embedding_model, self.config.embedding_runtime
             cache_dir = default_directory() if self.config.embedding_cache else None
-            self._embedder = EmbeddingService(name, lambda: load_embedder(name), cache_dir, self.config.embed_ahead)
+            self._embedder = EmbeddingService(name, lambda: load_runtime(name, runtime), cache_dir, self.config.embed_ahead)
         return self._embedder
 
     def start_embedder(self) -> None:

@@ -203,6 +203,13 @@ OPTIONS: tuple[OptionSpec, ...] = (
         metavar="NAME",
     ),
     OptionSpec(
+        "embedding_runtime",
+        "auto: onnxruntime for the bundled model (no torch at run time; an ONNX export made once and cached), "
+        "sentence-transformers otherwise; onnx: onnxruntime (a local model folder); sentence-transformers: torch",
+        default="auto",
+        metavar="RUNTIME",
+    ),
+    OptionSpec(
         "embedding_cache",
         "true: keep each text's vector on disk ($XDG_CACHE_HOME/pytest-amb/embeddings, per model and runtime) and "
         "reuse it in later runs; false: within this process only. Results are the same either way",

@@ -107,8 +107,16 @@ def _fresh_registry():
     registry.refresh()
 
 
+@pytest.fixture(scope="session")
+def _onnx_exports(tmp_path_factory):
+    """One ONNX export of the bundled embedding model for the whole test session (an export takes seconds)."""
+    return tmp_path_factory.mktemp("onnx-exports")
+
+
 @pytest.fixture(autouse=True)
-def _response_cache_of_the_test(tmp_path_factory, monkeypatch):
+def _response_cache_of_the_test(tmp_path_factory, monkeypatch, _onnx_exports):
     """Runs against real endpoints cache their answers by default: each test gets its own cache, so no test
-    replays another's answers (an outage test must meet its outage) and none writes into the user's home."""
+    replays another's answers (an outage test must meet its outage) and none writes into the user's home. So do
+    embedded vectors; the ONNX export of the embedding model is shared by the session."""
+    monkeypatch.setenv("AMB_ONNX_DIR", str(_onnx_exports))
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("user-cache")))  # the cache's default home

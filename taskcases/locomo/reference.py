@@ -157,7 +157,9 @@ def best_passage(question: str, candidates: list[Passage]) -> Passage | None:
     document_frequency = {s: sum(1 for ps in stems if s in ps) for s in query}
     best, best_score = None, 0.0
     for passage, passage_stems in zip(candidates, stems):
-        score = sum(math.log(1 + len(candidates) / document_frequency[s]) for s in query & passage_stems)
+        # summed in sorted order: a set's order changes with the process's string hash seed, and with it the last
+        # bit of the sum, which decides ties between passages
+        score = sum(math.log(1 + len(candidates) / document_frequency[s]) for s in sorted(query & passage_stems))
         if score > 0 and score >= best_score:  # ">=": the later passage wins a tie
             best, best_score = passage, score
     return best
