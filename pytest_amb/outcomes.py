@@ -8,11 +8,15 @@ pytest's terminal counts the categories in its last line ("35 solved, 33 unsolve
 
 from __future__ import annotations
 
+import copy
+from types import SimpleNamespace
+
 import pytest
 
 from pytest_amb.names import OUTCOME_ATTRIBUTE, RESULT_KEY
 
 SOLVED, UNSOLVED = "solved", "unsolved"
+_FAILED = SimpleNamespace(passed=False, failed=True)  # a failed call report, to classify before it exists
 _STATUS = {
     SOLVED: (SOLVED, ".", ("SOLVED", {"green": True})),
     UNSOLVED: (UNSOLVED, "u", ("UNSOLVED", {"yellow": True})),
@@ -76,3 +80,22 @@ class StepOutcomes:
         if report.when != "call" or not report.passed:
             return None  # a wrong answer failed by --amb-fail-unsolved is pytest's FAILED
         return _STATUS.get(getattr(report, OUTCOME_ATTRIBUTE, None))
+
+
+class UnsolvedReports:
+    """Registered beside StepOutcomes (``plugin.pytest_configure``): makes the report of a wrong answer itself."""
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_makereport(self, item, call):
+        """A wrong answer's call report, built without pytest formatting the ``assert``'s traceback (milliseconds a
+        step, and never shown: the report carries the explanation instead). Other reports: pytest's own."""
+        if call.when != "call" or call.excinfo is None or not call.excinfo.errisinstance(AssertionError):
+            return None
+        payload = item.stash.get(RESULT_KEY, None)
+        if classify(payload, _FAILED, raised_assertion=True) != UNSOLVED:
+            return None
+        answered = copy.copy(call)
+        answered.excinfo = None  # the report of a call that returned: no traceback to format
+        report = pytest.TestReport.from_item_and_call(item, answered)
+        report.outcome, report.longrepr = "failed", unsolved_message(payload)
+        return report

@@ -62,10 +62,11 @@ def pytest_configure(config):
     except (PlanError, DataError, ResumeError, gates.GateError, baseline.BaselineError) as exc:
         raise pytest.UsageError(str(exc)) from None
     config.pluginmanager.register(bench, SESSION_PLUGIN)
-    from pytest_amb.outcomes import StepOutcomes
+    from pytest_amb.outcomes import StepOutcomes, UnsolvedReports
     from pytest_amb.progress import Progress
 
     config.pluginmanager.register(StepOutcomes(run_config.fail_unsolved), "amb-step-outcomes")
+    config.pluginmanager.register(UnsolvedReports(), "amb-unsolved-reports")
     config.pluginmanager.register(Progress(bench), "amb-progress")
     from pytest_amb.collection import StepCollection
 

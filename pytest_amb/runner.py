@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 import traceback
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 
 from pytest_amb.interfaces import Augmentation, EnvReply, Outcome
 from pytest_amb.plan import INJECT, Step
@@ -40,7 +40,8 @@ class StepResult:
 
     def to_json(self) -> dict:
         """The bounded, redacted record (``storage.bound_record``): what the report carries and the journal keeps."""
-        return bound_record({**asdict(self), "tokens": self.tokens})
+        # a shallow view: bound_record copies while it redacts (asdict's deep copy before it cost a millisecond a step)
+        return bound_record({**{f.name: getattr(self, f.name) for f in fields(self)}, "tokens": self.tokens})
 
     @property
     def passed(self) -> bool:
