@@ -6,6 +6,7 @@ One engine per pytest process. Nothing here is created in runs that collect no b
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Callable
 from pathlib import Path
 
@@ -48,6 +49,7 @@ from pytest_amb.stream_memory import (
 from pytest_amb.tasks import TaskContext
 
 REFERENCE_SERVICE, CONTAINER_SERVICE, EMBEDDER_SERVICE = "reference", "containers", "embedder"
+LLM_SERVICE = "llm"  # the LLM clients (not a TaskContext service: only loaded early)
 
 EMBED_AHEAD_STEPS = 8  # how far ahead of the running step a stream's texts are embedded
 
@@ -74,6 +76,7 @@ class Engine:
         self._streams: dict[str, StreamState] = {}
         self._memory_clients: dict[str, LLMClient] = {}
         self._snapshots: dict[tuple[str, int], tuple] = {}
+        self._frozen = False
         self._ahead_until: dict[str, int] = {}  # stream -> the first position whose texts are not queued yet
         self.anchors = {
             step.id: anchor
@@ -189,7 +192,7 @@ class Engine:
         and returns what it found (a short phrase). Loading early changes only when the time is spent: a failure
         is kept where the steps meet it (the embedder is tried again, the container engine is not)."""
         loaders = {REFERENCE_SERVICE: self._load_reference, CONTAINER_SERVICE: self._load_containers,
-                   EMBEDDER_SERVICE: self._load_embedder}  # fmt: skip
+                   LLM_SERVICE: self._load_clients, EMBEDDER_SERVICE: self._load_embedder}  # fmt: skip
         return [(label, loaders[name]) for name, label in services_to_load(self.config)]
 
     def _load_reference(self) -> str:
@@ -205,6 +208,13 @@ class Engine:
         except EngineUnavailable:
             return "none answered: the steps that need one are skipped (the results say how to get one)"
         return f"{engine.name} at {engine.url}"
+
+    def _load_clients(self) -> str:
+        """The agent's and the judge's clients (the SDK's import), while the embedder loads in the background."""
+        clients = [self._judge_llm()] if self.config.uses_oracle else [self.agent, self._judge_llm()]
+        from importlib.metadata import version
+
+        return f"openai {version('openai')}, " + ", ".join(dict.fromkeys(c.endpoint for c in clients))
 
     def _load_embedder(self) -> str:
         runtime = self.embedder().runtime  # waits for the background load
@@ -401,6 +411,11 @@ class Engine:
                 self._after_learning(step, state, watched)
         result.provenance["memory_state"] = {"read": read, "wrote": state.digest if state is not None else None}
         self.spending.add(result.llm_calls)
+        if not self._frozen:
+            # What the first step loaded (the SDK's thousands of classes, the runtimes, the task's data) lives as
+            # long as the process: out of every later garbage collection, pytest's own at exit included (0.3-0.6 s)
+            gc.freeze()
+            self._frozen = True
         return result
 
     def _embed_ahead(self, step: Step, memory) -> None:
@@ -465,13 +480,15 @@ class Engine:
 def services_to_load(config: RunConfig) -> list[tuple[str, str]]:
     """(service, label) of what an engine loads on first use for this run, slowest last: the reference server
     when a model, the judge or a memory's model is the reference model; the container engine when a selected
-    family declares that service; the embedding model when a selected memory embeds."""
+    family declares that service; the LLM clients (importing the SDK while the embedding model loads in the
+    background); the embedding model when a selected memory embeds."""
     memories = [registry.memory_class(name) for name in config.memories]
     out = []
     if any(endpoint.model == REFERENCE_MODEL for endpoint in config.endpoints()):
         out.append((REFERENCE_SERVICE, "reference model"))
     if any(CONTAINER_SERVICE in registry.family(family).services for family in config.families):
         out.append((CONTAINER_SERVICE, "container engine"))
+    out.append((LLM_SERVICE, "LLM clients"))  # imported while the embedding model loads in the background
     if any(cls.needs_embedder for cls in memories):
         from pytest_amb.embedding import BUNDLED_NAME
 

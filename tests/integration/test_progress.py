@@ -30,14 +30,15 @@ def test_what_loads_is_said_before_the_first_step_and_only_what_the_run_needs(py
     assert not [line for line in lines if line.startswith(("amb: embedding model", "amb: container engine"))]
 
     result = _run(pytester, "--amb-memory=stream_icl", "--amb-limit=3")
-    loading = "amb: embedding model all-MiniLM-L6-v2 (bundled) ... loaded (* s)"
-    result.stdout.fnmatch_lines(["amb: reference model ... on 127.0.0.1:*", loading])
+    loading = "amb: embedding model all-MiniLM-L6-v2 (bundled) ... loaded (onnxruntime *) (* s)"
+    clients = "amb: LLM clients ... openai *, reference (* s)"  # imported while the embedding model loads
+    result.stdout.fnmatch_lines(["amb: reference model ... on 127.0.0.1:*", clients, loading])
     assert "Loading weights" not in result.stdout.str()  # the library's own progress bar stays out of the line
 
 
 def test_under_xdist_the_controller_says_what_each_worker_loads(pytester):
     result = _run(pytester, "--amb-memory=stream_icl", "--amb-limit=3", "-n", "2")
-    loaded = "the reference model and the embedding model all-MiniLM-L6-v2 (bundled)"
+    loaded = "the reference model, the LLM clients and the embedding model all-MiniLM-L6-v2 (bundled)"
     result.stdout.fnmatch_lines([f"amb: each xdist worker loads {loaded} before its first step"])
     assert "amb: reference model ... " not in result.stdout.str()  # the controller itself loads nothing
 
