@@ -31,7 +31,8 @@ def main() -> None:
                        "--amb-memory=zero_shot", f"--amb-seed={seeds}", f"--amb-reference-latency={options.latency}",
                        f"--amb-run-dir={runs}", "-n", str(workers)]  # fmt: skip
             started = time.perf_counter()
-            subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=False)
+            process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            peaks = watch_peak_rss(process)
             wall = time.perf_counter() - started
             (run,) = Path(runs).iterdir()
             summary = json.loads((run / "summary.json").read_text())
@@ -40,6 +41,39 @@ def main() -> None:
             print(
                 f"-n {workers}: wall {wall:6.1f} s, ideal {ideal:6.1f} s ({calls} calls), efficiency {ideal / wall:5.1%}"
             )
+            controller = peaks.pop(process.pid, 0)
+            per_worker = ", ".join(f"{mib:.0f}" for mib in sorted(peaks.values(), reverse=True)) or "-"
+            print(f"        peak RSS: pytest {controller:.0f} MiB; its other processes (xdist workers, sandboxes) "
+                  f"{per_worker} MiB")  # fmt: skip
+
+
+def watch_peak_rss(process: subprocess.Popen, every_s: float = 0.1) -> dict[int, float]:
+    """Wait for ``process``; the peak RSS (VmHWM, MiB) of it and of every descendant seen while it ran."""
+    peaks: dict[int, float] = {}
+    while process.poll() is None:
+        for pid in [process.pid, *descendants(process.pid)]:
+            try:
+                status = Path(f"/proc/{pid}/status").read_text()
+            except OSError:
+                continue
+            for line in status.splitlines():
+                if line.startswith("VmHWM:"):
+                    peaks[pid] = max(peaks.get(pid, 0.0), int(line.split()[1]) / 1024)
+        time.sleep(every_s)
+    return peaks
+
+
+def descendants(pid: int) -> list[int]:
+    found, queue = [], [pid]
+    while queue:
+        parent = queue.pop()
+        try:
+            children = Path(f"/proc/{parent}/task/{parent}/children").read_text().split()
+        except OSError:
+            continue
+        found += [int(c) for c in children]
+        queue += [int(c) for c in children]
+    return found
 
 
 if __name__ == "__main__":
