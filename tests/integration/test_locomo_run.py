@@ -136,6 +136,8 @@ def test_the_plugin_is_inert_without_benchmark_items(pytester):
         (["--amb-task=locomo-4"], {}, "*task 'locomo-4' reads the original data: pass --amb-data-dir*"),
         (["--amb-seed=abc"], {}, "*--amb-seed*'abc' is not an integer*"),
         (["--amb-model=gpt-x"], {}, "*'gpt-x' needs an endpoint: pass --amb-base-url*"),
+        (["--amb-embedding-runtime=gpu"], {}, "*--amb-embedding-runtime*'gpu' is not accepted; accepted: auto, onnx, *"),
+        ([], {"AMB_EMBED_AHEAD": "sometimes"}, "*--amb-embed-ahead*sometimes*"),
     ],
 )
 def test_bad_options_are_usage_errors_naming_the_option(pytester, monkeypatch, args, env, message):
@@ -157,6 +159,24 @@ def test_precedence_is_cli_then_environment_then_ini(pytester, monkeypatch):
         "amb: mode=online params=* memories=?'zero_shot'? tasks=?'locomo'? seeds=?7? shuffle=True limit=1 *",
         "amb: set by limit (ini), memory (env), run_dir (cli), seed (cli)",
     ])  # fmt: skip
+
+
+def test_the_torch_runtime_gives_the_same_retrieval_as_the_default_onnx_one(pytester):
+    _run(pytester, "--amb-memory=stream_icl", "--amb-limit=30")
+    _run(pytester, "--amb-memory=stream_icl", "--amb-limit=30", "--amb-embedding-runtime=sentence-transformers")
+    onnx, torch = (read_steps(d) for d in _run_dirs(pytester))
+    assert [s["provenance"]["embedder"]["runtime"].split()[0] for s in (onnx[-1], torch[-1])] == [
+        "onnxruntime", "sentence-transformers"]  # fmt: skip
+    assert [[r["id"] for r in s["retrieved"]] for s in onnx] == [[r["id"] for r in s["retrieved"]] for s in torch]
+    scores = [(a["score"], b["score"]) for s, t in zip(onnx, torch) for a, b in zip(s["retrieved"], t["retrieved"])]
+    assert scores and max(abs(a - b) for a, b in scores) <= 2e-6  # the last bits of the vectors differ
+
+
+def test_an_onnx_runtime_needs_a_local_model_folder(pytester):
+    result = _run(pytester, "--amb-memory=stream_icl", "--amb-limit=2", "--amb-embedding-runtime=onnx",
+                  "--amb-embedding-model=some-org/some-hub-model")  # fmt: skip
+    result.stdout.fnmatch_lines(["*EmbedderError*--amb-embedding-runtime=onnx needs a local model folder*"])
+    assert "Traceback" not in result.stdout.str()
 
 
 def test_an_unloadable_embedding_model_is_an_infrastructure_error(pytester):
