@@ -1,7 +1,7 @@
 """pytest-amb: AgentMemoryBench as a pytest plugin.
 
 This package must stay import-cheap: pytest imports the plugin entry point in every run.
-Heavy dependencies (openai, torch, faiss) are imported only where a benchmark step needs them.
+Heavy dependencies (the HTTP client, onnxruntime, faiss) are imported only where a benchmark step needs them.
 """
 
 __version__ = "0.1.0"

@@ -210,11 +210,12 @@ class Engine:
         return f"{engine.name} at {engine.url}"
 
     def _load_clients(self) -> str:
-        """The agent's and the judge's clients (the SDK's import), while the embedder loads in the background."""
+        """The agent's and the judge's clients (the HTTP library's import), while the embedder loads in the
+        background."""
         clients = [self._judge_llm()] if self.config.uses_oracle else [self.agent, self._judge_llm()]
         from importlib.metadata import version
 
-        return f"openai {version('openai')}, " + ", ".join(dict.fromkeys(c.endpoint for c in clients))
+        return f"httpx2 {version('httpx2')}, " + ", ".join(dict.fromkeys(c.endpoint for c in clients))
 
     def _load_embedder(self) -> str:
         runtime = self.embedder().runtime  # waits for the background load

@@ -16,7 +16,7 @@ from datetime import datetime
 from importlib import metadata
 from pathlib import Path
 
-_VERSIONED = ("pytest-amb", "pytest", "openai", "sentence-transformers", "faiss-cpu", "torch", "numpy")
+_VERSIONED = ("pytest-amb", "pytest", "httpx2", "onnxruntime", "sentence-transformers", "faiss-cpu", "torch", "numpy")
 
 
 def new_run_id(config_hash: str, now: datetime | None = None) -> str:

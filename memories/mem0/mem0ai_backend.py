@@ -25,8 +25,8 @@ class Mem0aiBackend:
         self.directory = Path(tempfile.mkdtemp(prefix="amb-mem0ai-"))
         location = embedder.provenance().get("location") or embedder.name
         self._config = {
-            "llm": {"provider": "openai", "config": {"model": llm.model, "openai_base_url": str(llm._client.base_url),
-                                                     "api_key": llm._client.api_key, "temperature": 0}},
+            "llm": {"provider": "openai", "config": {"model": llm.model, "openai_base_url": llm.base_url,
+                                                     "api_key": llm.api_key or "not-needed", "temperature": 0}},
             "embedder": {"provider": "huggingface", "config": {"model": location, "embedding_dims": embedder.dim}},
             "vector_store": {"provider": "faiss", "config": {"collection_name": "amb", "path": str(self.directory / "faiss"),
                                                              "embedding_model_dims": embedder.dim}},

@@ -1,4 +1,4 @@
-"""The one LLM client: any OpenAI-compatible chat-completions endpoint, through the ``openai`` SDK.
+"""The one LLM client: any OpenAI-compatible chat-completions endpoint, over HTTP (``transport.py``).
 
 Every call is tagged with its purpose (agent, judge, memory, ...), sent as the ``X-AMB-Purpose``
 header so a server can log or route it, and recorded with tokens and latency in a shared ledger.
@@ -110,7 +110,7 @@ class LLMClient:
         breaker: CircuitBreaker | None = None,  # shared by the clients of one process; else the client's own
         cache: ResponseCache | None = None,  # the response cache (its mode says whether it reads and writes)
     ):
-        import openai  # heavy; only when a benchmark step needs an LLM
+        from pytest_amb.llm import transport
 
         self.model = model
         self.endpoint = endpoint
@@ -125,10 +125,9 @@ class LLMClient:
         redaction.register_url(base_url)
         redaction.register_secret(api_key)
         _redact_http_logs()
-        self._openai = openai
-        self._client = openai.OpenAI(
-            base_url=base_url, api_key=api_key or "not-needed", timeout=timeout_s, max_retries=0
-        )
+        self._failures = transport
+        self.api_key = api_key  # for a library that makes its own calls to this endpoint (mem0ai); never printed
+        self._transport = transport.Transport(base_url, api_key)
 
     def chat(
         self,
@@ -190,7 +189,7 @@ class LLMClient:
         try:
             response = self._send(kwargs, headers)
             self.breaker.answered(self.base_url)
-        except self._openai.OpenAIError as exc:
+        except self._failures.TransportFailure as exc:
             why = self._describe(exc, time.perf_counter() - started)
             if self._transient(exc):
                 self.breaker.failed(self.base_url, why)
@@ -244,14 +243,9 @@ class LLMClient:
         attempt = 0
         while True:
             wait = max(min(self.timeout_s, deadline - time.monotonic()), 0.001)
-            timeout = self._openai.Timeout(wait, connect=min(CONNECT_TIMEOUT_S, wait))
             try:
-                # The raw route of the SDK: its typed `chat.completions.create` walks every message through its
-                # parameter types and builds a pydantic object per answer, milliseconds a call (issue 17).
-                return self._client.post(
-                    "/chat/completions", body=kwargs, cast_to=object, options={"headers": headers, "timeout": timeout}
-                )
-            except self._openai.OpenAIError as exc:
+                return self._transport.post_json("chat/completions", kwargs, headers, wait, min(CONNECT_TIMEOUT_S, wait))
+            except self._failures.TransportFailure as exc:
                 pause = _pause(exc, attempt)
                 if not self._transient(exc) or attempt >= self.max_retries or time.monotonic() + pause >= deadline:
                     raise
@@ -260,13 +254,13 @@ class LLMClient:
 
     def _transient(self, exc: Exception) -> bool:
         """A failure of the endpoint rather than of the request: retried, and counted by the breaker."""
-        if isinstance(exc, self._openai.APIConnectionError):  # refused, reset, timed out
+        if isinstance(exc, self._failures.NoConnection):  # refused, reset, timed out
             return True
         status = getattr(exc, "status_code", None) or 0
         return status in _TRANSIENT_STATUS or status >= 500
 
     def _describe(self, exc: Exception, elapsed: float) -> str:
-        if not isinstance(exc, self._openai.APITimeoutError):
+        if not isinstance(exc, self._failures.NoAnswer):
             return _describe(exc)
         if elapsed >= self.deadline_s - 0.05:
             return f"no answer within the deadline of {self.deadline_s:g} s (--amb-llm-deadline): {_describe(exc)}"
@@ -293,7 +287,7 @@ def _without_nulls(value):
 
 def _pause(exc: Exception, attempt: int) -> float:
     """Seconds before the next attempt: the server's Retry-After (up to 60 s), else 0.5 s doubling to 8 s."""
-    headers = getattr(getattr(exc, "response", None), "headers", None) or {}
+    headers = getattr(exc, "headers", None) or {}  # lower-case names (transport.HTTPStatusFailure)
     for name, scale in (("retry-after-ms", 0.001), ("retry-after", 1.0)):
         try:
             seconds = float(headers.get(name, "")) * scale
@@ -312,7 +306,7 @@ def _describe(exc: Exception) -> str:
 
 
 class _RedactingFilter(logging.Filter):
-    """httpx and openai log request URLs (with their password) and error bodies at INFO/DEBUG."""
+    """httpx2 logs request URLs (with their password) at INFO/DEBUG."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         record.msg, record.args = redaction.redact(record.getMessage()), None
@@ -320,7 +314,7 @@ class _RedactingFilter(logging.Filter):
 
 
 def _redact_http_logs() -> None:
-    for name in ("httpx", "httpx2", "openai", "openai._base_client"):
+    for name in ("httpx2", "httpcore2"):
         logger = logging.getLogger(name)
         if not any(isinstance(f, _RedactingFilter) for f in logger.filters):
             logger.addFilter(_RedactingFilter())

@@ -8,8 +8,8 @@ one-token chat per model instead. A model missing from a listing is only a note:
 429 waits for the server's Retry-After when that fits in the time left; a 5xx is tried once more after 0.5 s.
 The endpoints are checked at the same time (one thread each) and all within ``time_limit_s``.
 
-The requests go through the standard library (``urllib``): the ``openai`` SDK's own HTTP client is ``httpx`` or
-``httpx2`` depending on its release, and neither is a declared dependency. Like that client, a user and password in
+The requests go through the standard library (``urllib``), not the LLM client's ``httpx2`` (``transport.py``): the
+check loads nothing a step needs. Like that client, a user and password in
 the URL are sent as basic auth (taking the place of the key), and the ``*_PROXY`` variables are honoured.
 """
 
@@ -234,7 +234,7 @@ def _request(endpoint: _Endpoint, method: str, path: str, body: dict | None, dea
 
 def _address(endpoint: _Endpoint, path: str) -> tuple[str, dict[str, str]]:
     """The request URL without its user and password, and the headers (a user and password in the URL become basic
-    auth, which takes the place of the key, as in the openai SDK's HTTP client)."""
+    auth, which takes the place of the key, as in the LLM client's httpx2)."""
     parts = urlsplit(endpoint.base_url.rstrip("/") + path)
     headers = {"Accept": "application/json", "User-Agent": "pytest-amb-preflight", PURPOSE_HEADER: "preflight"}
     if path == "/chat/completions":

@@ -9,7 +9,7 @@ import socket
 import pytest
 
 from pytest_amb.journal import read_steps
-from tests.support.results import stable
+from tests.support.results import runs_in_start_order, stable
 
 # In-process pytester runs import the already-imported plugin packages again; pytest then warns that
 # it cannot rewrite their asserts, which is harmless here.
@@ -28,7 +28,7 @@ def _run(pytester, *args):
 
 
 def _run_dirs(pytester):
-    return sorted((pytester.path / "runs").iterdir())
+    return runs_in_start_order(pytester.path / "runs")
 
 
 def test_online_stream_runs_in_plan_order_and_journals_every_step(pytester):

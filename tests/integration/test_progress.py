@@ -31,7 +31,7 @@ def test_what_loads_is_said_before_the_first_step_and_only_what_the_run_needs(py
 
     result = _run(pytester, "--amb-memory=stream_icl", "--amb-limit=3")
     loading = "amb: embedding model all-MiniLM-L6-v2 (bundled) ... loaded (onnxruntime *) (* s)"
-    clients = "amb: LLM clients ... openai *, reference (* s)"  # imported while the embedding model loads
+    clients = "amb: LLM clients ... httpx2 *, reference (* s)"  # imported while the embedding model loads
     result.stdout.fnmatch_lines(["amb: reference model ... on 127.0.0.1:*", clients, loading])
     assert "Loading weights" not in result.stdout.str()  # the library's own progress bar stays out of the line
 

@@ -9,6 +9,7 @@ import pytest
 from pytest_amb import registry
 from pytest_amb.journal import read_steps
 from tests.support.faulty_reference import FaultSwitch
+from tests.support.results import runs_in_start_order
 
 DBBENCH = ["--pyargs", "taskcases.dbbench.test_dbbench"]
 LOCOMO = ["--pyargs", "taskcases.locomo.test_locomo"]
@@ -23,7 +24,7 @@ def _run(pytester, *args, cache=False):
 
 def _run_dirs(pytester) -> list:
     runs = pytester.path / "runs"
-    return sorted(p for p in runs.iterdir() if p.is_dir()) if runs.exists() else []
+    return runs_in_start_order(runs) if runs.exists() else []
 
 
 def _lines(result, prefix: str) -> list[str]:
