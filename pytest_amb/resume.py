@@ -191,25 +191,22 @@ def save_checkpoint(memory, root: Path, stream: str, position: int) -> str:
     digest = tree_digest(temporary)
     marker = {"stream": stream, "position": position, "digest": digest}
     (temporary / COMPLETE).write_text(json.dumps(marker), encoding="utf-8")
-    shutil.rmtree(target, ignore_errors=True)
+    _remove(target)
     temporary.rename(target)
     return digest
 
 
 def link_checkpoint(previous: Path, root: Path, stream: str, position: int) -> str:
-    """The memory did not change since the checkpoint ``previous``: the same files (hard links, else copies) and
-    digest at this position, atomically, without saving the memory again."""
+    """The memory did not change since the checkpoint ``previous``: this position becomes a symbolic link to that
+    checkpoint's folder (one system call, nothing saved again), with its digest."""
     target = checkpoint_path(root, stream, position)
-    temporary = target.with_name(target.name + ".tmp")
-    shutil.rmtree(temporary, ignore_errors=True)
-    shutil.copytree(previous, temporary, copy_function=_link_or_copy, ignore=shutil.ignore_patterns(UNUSABLE))
-    digest = checkpoint_digest(temporary)
-    marker = {"stream": stream, "position": position, "digest": digest}
-    (temporary / COMPLETE).unlink()  # a link to the previous marker: never written through
-    (temporary / COMPLETE).write_text(json.dumps(marker), encoding="utf-8")
-    shutil.rmtree(target, ignore_errors=True)
-    temporary.rename(target)
-    return digest
+    real = Path(previous).resolve()
+    _remove(target)
+    if real.parent == target.parent.resolve():
+        os.symlink(real.name, target)  # relative: the run directory may move
+    else:  # not the same stream's folder: a copy made of hard links
+        shutil.copytree(real, target, copy_function=_link_or_copy)
+    return checkpoint_digest(target)
 
 
 def _link_or_copy(source: str, destination: str) -> None:
@@ -217,6 +214,14 @@ def _link_or_copy(source: str, destination: str) -> None:
         os.link(source, destination)
     except OSError:  # a file system without hard links
         shutil.copy2(source, destination)
+
+
+def _remove(path: Path) -> None:
+    """A checkpoint position gone: a link is unlinked (never what it points to), a folder removed."""
+    if path.is_symlink():
+        path.unlink()
+    else:
+        shutil.rmtree(path, ignore_errors=True)
 
 
 def find_checkpoint(root: Path, stream: str, position: int) -> Path | None:
@@ -239,7 +244,7 @@ def mark_unusable(path: Path, reason: str) -> None:
 def mark_broken(root: Path, stream: str, position: int, reason: str) -> None:
     """The memory after this position is broken (its update failed): no checkpoint, the reason instead."""
     target = checkpoint_path(root, stream, position)
-    shutil.rmtree(target, ignore_errors=True)
+    _remove(target)
     target.mkdir(parents=True)
     (target / BROKEN).write_text(reason, encoding="utf-8")
 
@@ -256,6 +261,10 @@ def prune_checkpoints(root: Path) -> None:
     for folder in (p for p in Path(root).iterdir() if p.is_dir()):
         complete = sorted(p for p in folder.iterdir() if p.name.isdigit() and (p / COMPLETE).is_file())
         keep = complete[-1] if complete else None
+        if keep is not None and keep.is_symlink():  # the last position links an earlier one: it takes its folder
+            real = keep.resolve()
+            keep.unlink()
+            real.rename(keep)
         for entry in folder.iterdir():
             if entry != keep:
-                shutil.rmtree(entry, ignore_errors=True)
+                _remove(entry)

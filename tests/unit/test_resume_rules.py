@@ -134,8 +134,13 @@ def test_an_unchanged_memory_links_the_previous_checkpoint_instead_of_saving_aga
     assert resume.link_checkpoint(previous, root, "m/t", 1) == digest
     linked = resume.find_checkpoint(root, "m/t", 1)
     assert linked is not None and resume.tree_digest(linked) == digest == resume.checkpoint_digest(linked)
-    assert (linked / "state.json").stat().st_ino == (previous / "state.json").stat().st_ino  # no bytes written
-    assert json.loads((linked / resume.COMPLETE).read_text())["position"] == 1
-    assert json.loads((previous / resume.COMPLETE).read_text())["position"] == 0  # its own marker untouched
-    resume.prune_checkpoints(root)  # a complete run keeps the last one, whole
-    assert resume.tree_digest(resume.find_checkpoint(root, "m/t", 1)) == digest
+    assert linked.is_symlink() and linked.resolve() == previous.resolve()  # nothing written again
+    assert resume.link_checkpoint(linked, root, "m/t", 2) == digest  # a link to a link points at the folder
+    assert resume.checkpoint_path(root, "m/t", 2).resolve() == previous.resolve()
+    resume.mark_broken(root, "m/t", 2, "its update failed")  # a later attempt replaces the link, not the folder
+    assert resume.broken_reason(root, "m/t", 2) and resume.find_checkpoint(root, "m/t", 0) is not None
+    assert resume.save_checkpoint(_memory([0, 1]), root, "m/t", 2) == digest
+    resume.link_checkpoint(previous, root, "m/t", 3)
+    resume.prune_checkpoints(root)  # a complete run keeps the last one, a folder of its own
+    (last,) = resume.stream_folder(root, "m/t").iterdir()
+    assert last.name == "00003" and not last.is_symlink() and resume.tree_digest(last) == digest
