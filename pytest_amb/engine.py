@@ -76,7 +76,6 @@ class Engine:
         self._streams: dict[str, StreamState] = {}
         self._memory_clients: dict[str, LLMClient] = {}
         self._snapshots: dict[tuple[str, int], tuple] = {}
-        self._frozen = False
         self._ahead_until: dict[str, int] = {}  # stream -> the first position whose texts are not queued yet
         self.anchors = {
             step.id: anchor
@@ -412,11 +411,7 @@ class Engine:
                 self._after_learning(step, state, watched)
         result.provenance["memory_state"] = {"read": read, "wrote": state.digest if state is not None else None}
         self.spending.add(result.llm_calls)
-        if not self._frozen:
-            # What the first step loaded (the SDK's thousands of classes, the runtimes, the task's data) lives as
-            # long as the process: out of every later garbage collection, pytest's own at exit included (0.3-0.6 s)
-            gc.freeze()
-            self._frozen = True
+        _freeze_once()
         return result
 
     def _embed_ahead(self, step: Step, memory) -> None:
@@ -476,6 +471,17 @@ class Engine:
         if self._embedder is not None:
             self._embedder.close()
             self._embedder = None
+
+
+_FROZEN = []  # once per process: a process that runs pytest again (pytester) keeps its later runs collectable
+
+
+def _freeze_once() -> None:
+    """After the first step, what it loaded (libraries' classes, the runtimes, the task's data) lives as long as the
+    process: out of every later garbage collection, pytest's own at exit included (0.3-0.6 s here)."""
+    if not _FROZEN:
+        gc.freeze()
+        _FROZEN.append(True)
 
 
 def services_to_load(config: RunConfig) -> list[tuple[str, str]]:
