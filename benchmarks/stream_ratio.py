@@ -23,6 +23,7 @@ Usage: python benchmarks/stream_ratio.py [--memories zero_shot,stream_icl,mem0] 
 
 import argparse
 import datetime
+import itertools
 import json
 import os
 import statistics
@@ -168,6 +169,7 @@ def run_once(server: TimedServer, memory: str, data_dir: Path, latency_s: float,
             process = subprocess.Popen(command, cwd=ROOT, env=environment, stdout=sink, stderr=subprocess.STDOUT)
             _, status, usage = os.wait4(process.pid, 0)
             wall = time.monotonic() - started
+        ended = time.monotonic()
         exit_code = process.returncode = os.waitstatus_to_exitcode(status)  # so Popen does not wait again
         requests = server.requests()
         journaled = journaled_calls(run_dir)
@@ -190,8 +192,25 @@ def run_once(server: TimedServer, memory: str, data_dir: Path, latency_s: float,
         "whole": wall / critical if critical else None,
         "in_loop": in_loop / critical if critical else None,
         "peak_rss_mib": usage.ru_maxrss / 1024,  # Linux reports kilobytes
+        "breakdown_s": breakdown(requests, started, ended, latency_s),
         "output_tail": tail if exit_code != 0 else [],
     }
+
+
+def breakdown(requests: list[dict], started: float, ended: float, latency_s: float) -> dict:
+    """Where the wall time beyond the critical path went, by the server's clock (both processes share the
+    monotonic clock): before the first request, between one answer and the next request (per purpose pair), the
+    server's own time beyond ``latency_s``, and after the last answer."""
+    ordered = sorted(requests, key=lambda r: r["arrived"])
+    if not ordered:
+        return {}
+    figures = {"start to first request": ordered[0]["arrived"] - started}
+    for before, after in itertools.pairwise(ordered):
+        key = f"{before['purpose']} answer to {after['purpose']} request"
+        figures[key] = figures.get(key, 0.0) + after["arrived"] - before["answered"]
+    figures["server beyond its latency"] = sum(r["answered"] - r["arrived"] - latency_s for r in ordered)
+    figures["last answer to exit"] = ended - ordered[-1]["answered"]
+    return figures
 
 
 def spread(seconds: list[float]) -> dict:
@@ -298,6 +317,8 @@ def main() -> None:
                       f"in-loop {run['in_loop_s']:.1f} s, {call_check(run)}, peak RSS {run['peak_rss_mib']:.0f} MiB; "
                       f"server: answered after {milliseconds(run['answer_after_ms'])}, reference policy took "
                       f"{milliseconds(run['policy_ms'])}", flush=True)  # fmt: skip
+                parts = ", ".join(f"{what} {seconds:.2f} s" for what, seconds in run["breakdown_s"].items())
+                print(f"    beyond the critical path: {parts}", flush=True)
                 for line in run["output_tail"]:
                     print(f"    | {line}")
             results[memory] = {"runs": runs, "median": median_of(runs)}
