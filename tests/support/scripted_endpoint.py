@@ -1,6 +1,6 @@
 """A scripted OpenAI-compatible chat endpoint on 127.0.0.1 for fault tests: each request is answered by a
-function of the request (a status and a JSON body), or never answered at all (``HANG``: the connection is
-accepted and left open until the server stops)."""
+function of the request (a status, a body: JSON, or bytes sent as they are, and optionally response headers), or
+never answered at all (``HANG``: the connection is accepted and left open until the server stops)."""
 
 from __future__ import annotations
 
@@ -30,9 +30,9 @@ def completion(content: str) -> tuple[int, dict]:
 
 
 class ScriptedEndpoint:
-    """``reply(request) -> (status, body) | HANG``. Every request is kept in ``requests``."""
+    """``reply(request) -> (status, body) | (status, body, headers) | HANG``. Every request is kept in ``requests``."""
 
-    def __init__(self, reply: Callable[[Request], tuple[int, dict] | str]):
+    def __init__(self, reply: Callable[[Request], tuple | str]):
         self.requests: list[Request] = []
         self._stopping = threading.Event()
         lock = threading.Lock()
@@ -59,10 +59,11 @@ class ScriptedEndpoint:
                     owner._stopping.wait(600)
                     self.close_connection = True
                     return
-                status, body = answer
-                data = json.dumps(body).encode()
+                status, body, headers = answer if len(answer) == 3 else (*answer, {})
+                data = body if isinstance(body, bytes) else json.dumps(body).encode()
                 self.send_response(status)
-                self.send_header("Content-Type", "application/json")
+                for name, value in {"Content-Type": "application/json", **headers}.items():
+                    self.send_header(name, value)
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
                 self.wfile.write(data)
