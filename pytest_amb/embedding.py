@@ -86,7 +86,7 @@ class SentenceTransformerEmbedder:
         )
         self.dim = int(dimension())
 
-        self.runtime = f"sentence-transformers {_version('sentence-transformers')}"
+        self.runtime = f"sentence-transformers {package_version('sentence-transformers')}"
         self.cache_id = _cache_id(name_or_path, self._location, self.runtime)
 
     def encode(self, texts: list[str]) -> np.ndarray:
@@ -98,13 +98,14 @@ class SentenceTransformerEmbedder:
                 "runtime": self.runtime}  # fmt: skip
 
 
-def _version(package: str) -> str:
+def package_version(distribution: str) -> str:
+    """The installed version of a distribution, "none" when it is not installed (part of runtime ids)."""
     from importlib.metadata import PackageNotFoundError, version
 
     try:
-        return version(package)
+        return version(distribution)
     except PackageNotFoundError:
-        return "unknown"
+        return "none"
 
 
 def model_digest(name_or_path: str, location: str) -> str | None:

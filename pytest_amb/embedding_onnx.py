@@ -23,13 +23,12 @@ import subprocess
 import sys
 import tempfile
 from dataclasses import dataclass
-from importlib import metadata
 from pathlib import Path
 
 import numpy as np
 from tokenizers import Tokenizer
 
-from pytest_amb.embedding import BUNDLED_NAME, BUNDLED_SHA256, EmbedderError, verify_bundled
+from pytest_amb.embedding import BUNDLED_NAME, BUNDLED_SHA256, EmbedderError, package_version, verify_bundled
 
 ONNX_OPSET = 17
 INPUTS = ("input_ids", "attention_mask", "token_type_ids")
@@ -103,13 +102,6 @@ def _onnxruntime():
     return onnxruntime
 
 
-def _version(distribution: str) -> str:
-    try:
-        return metadata.version(distribution)
-    except metadata.PackageNotFoundError:
-        return "none"
-
-
 _VERIFIED: dict[str, str] = {}  # resolved path -> SHA-256 of a file verify_bundled has just read
 
 
@@ -123,10 +115,10 @@ def runtime_id(model_dir: Path) -> str:
     the versions of onnxruntime and of the exporter (torch, transformers), this module's VECTOR_CODE and the
     options that change numerics. The machine's CPU is not in it: another instruction set (AVX2 rather than
     AVX-512) may change the last bits of a vector."""
-    if _version("onnxruntime") == "none":
+    if package_version("onnxruntime") == "none":
         raise EmbedderError(f"the onnxruntime embedding runtime is not installed: {INSTALL_HINT}")
     parts = [f"vector_code={VECTOR_CODE}", f"opset={ONNX_OPSET}", f"graph_optimization={GRAPH_OPTIMIZATION}"]
-    parts += [f"{name}={_version(name)}" for name in ("onnxruntime", "torch", "transformers")]
+    parts += [f"{name}={package_version(name)}" for name in ("onnxruntime", "torch", "transformers")]
     for relative in NUMERIC_FILES:
         file = Path(model_dir) / relative
         try:
@@ -137,7 +129,7 @@ def runtime_id(model_dir: Path) -> str:
             ) from None
         parts.append(f"{relative}={_file_digest(str(file.resolve()), stat.st_size, stat.st_mtime_ns)}")
     digest = hashlib.sha256("\n".join(parts).encode()).hexdigest()[:32]
-    return f"onnxruntime-{_version('onnxruntime')}-{digest}"
+    return f"onnxruntime-{package_version('onnxruntime')}-{digest}"
 
 
 class OnnxEmbedder:

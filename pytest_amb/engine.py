@@ -15,7 +15,7 @@ import pytest
 from pytest_amb import registry
 from pytest_amb.budget import Spending
 from pytest_amb.config import ORACLE_MODEL, REFERENCE_MODEL, RunConfig
-from pytest_amb.embedding import CountingEmbedder, EmbedderError
+from pytest_amb.embedding import CountingEmbedder, EmbedderError, package_version
 from pytest_amb.interfaces import EnvironmentUnavailable, JudgeError
 from pytest_amb.llm.breaker import CircuitBreaker
 from pytest_amb.llm.cache import CacheCounters, ResponseCache, parse_mode
@@ -212,9 +212,7 @@ class Engine:
         """The agent's and the judge's clients (the HTTP library's import), while the embedder loads in the
         background."""
         clients = [self._judge_llm()] if self.config.uses_oracle else [self.agent, self._judge_llm()]
-        from importlib.metadata import version
-
-        return f"httpx2 {version('httpx2')}, " + ", ".join(dict.fromkeys(c.endpoint for c in clients))
+        return f"httpx2 {package_version('httpx2')}, " + ", ".join(dict.fromkeys(c.endpoint for c in clients))
 
     def _load_embedder(self) -> str:
         runtime = self.embedder().runtime  # waits for the background load
