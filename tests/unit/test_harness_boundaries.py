@@ -63,9 +63,11 @@ def _module_name(path: Path) -> str:
 
 
 def _runtime_imports(path: Path) -> set[str]:
-    """Imported module names, at module level or inside functions, leaving out ``if TYPE_CHECKING:`` blocks."""
+    """Imported module names, at module level or inside functions, leaving out ``if TYPE_CHECKING:`` blocks and a
+    module's ``if __name__ == "__main__":`` block (run as a script it is ``__main__``, another module: no cycle)."""
     tree = ast.parse(path.read_text(encoding="utf-8"))
-    skipped = {id(n) for node in ast.walk(tree) if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test)
+    guards = ("TYPE_CHECKING", "__name__ == '__main__'")
+    skipped = {id(n) for node in ast.walk(tree) if isinstance(node, ast.If) and any(g in ast.unparse(node.test) for g in guards)
                for child in node.body for n in ast.walk(child)}  # fmt: skip
     names = set()
     for node in ast.walk(tree):

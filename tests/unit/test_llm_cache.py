@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from pytest_amb import redaction
-from pytest_amb.llm import cache
+from pytest_amb.llm import cache, cache_command
 from pytest_amb.llm.cache import CacheMode, CacheRequest, ResponseCache, cache_key
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -371,7 +371,7 @@ def test_processes_sharing_the_directory_always_see_a_whole_entry_while_others_r
     final = ResponseCache(tmp_path, CacheMode.READ)
     assert all(_valid(k, final.lookup(_request(k), "agent")) for k in range(KEYS))
     assert not list(tmp_path.rglob("*.tmp"))
-    assert cache.list_cache(tmp_path).entries == KEYS
+    assert cache_command.list_cache(tmp_path).entries == KEYS
 
 
 def _killed_while_writing(directory):
@@ -386,11 +386,11 @@ def test_a_writer_killed_mid_write_leaves_no_entry_only_a_temporary_file_that_pr
     assert process.exitcode == 9
     (temporary,) = tmp_path.rglob("*.tmp")
     assert ResponseCache(tmp_path, CacheMode.READ).lookup(BASE, "agent") is None
-    assert cache.list_cache(tmp_path).broken == 0  # young: it may be a write in progress
+    assert cache_command.list_cache(tmp_path).broken == 0  # young: it may be a write in progress
     old = temporary.stat().st_mtime - cache.TEMP_GRACE_S - 1
     os.utime(temporary, (old, old))
-    assert cache.list_cache(tmp_path).broken == 1
-    removal = cache.prune(tmp_path, older_than_days=365)
+    assert cache_command.list_cache(tmp_path).broken == 1
+    removal = cache_command.prune(tmp_path, older_than_days=365)
     assert removal.removed == 1 and not temporary.exists()
 
 
@@ -408,20 +408,20 @@ def _fill(directory, days=(0, 1, 2, 3), models=("gpt-4o-mini", "gpt-4o-mini", "g
 def test_list_counts_entries_bytes_dates_and_models(tmp_path):
     paths = _fill(tmp_path)
     (tmp_path / "notes.txt").write_text("not the cache's")
-    listing = cache.list_cache(tmp_path)
+    listing = cache_command.list_cache(tmp_path)
     sizes = [p.stat().st_size for p in paths]
     assert (listing.entries, listing.bytes, listing.oldest, listing.newest) == (4, sum(sizes), at(0), at(3))
     assert listing.per_model == {"gpt-4o": (1, sizes[2]), "gpt-4o-mini": (3, sizes[0] + sizes[1] + sizes[3])}
     assert listing.broken == 0
-    assert cache.list_cache(tmp_path / "absent").entries == 0
+    assert cache_command.list_cache(tmp_path / "absent").entries == 0
 
 
 def test_prune_by_age_then_by_size_oldest_first(tmp_path):
     paths = _fill(tmp_path)
-    removal = cache.prune(tmp_path, older_than_days=1.5, now=at(3))
+    removal = cache_command.prune(tmp_path, older_than_days=1.5, now=at(3))
     assert removal.removed == 2 and [p.exists() for p in paths] == [False, False, True, True]
     keep = paths[3].stat().st_size
-    removal = cache.prune(tmp_path, max_bytes=keep, now=at(3))
+    removal = cache_command.prune(tmp_path, max_bytes=keep, now=at(3))
     assert (removal.removed, removal.kept, removal.kept_bytes) == (1, 1, keep)
     assert [p.exists() for p in paths] == [False, False, False, True]
 
@@ -429,22 +429,22 @@ def test_prune_by_age_then_by_size_oldest_first(tmp_path):
 def test_prune_removes_broken_entries(tmp_path):
     paths = _fill(tmp_path)
     paths[1].write_bytes(paths[1].read_bytes()[:-10])
-    assert cache.list_cache(tmp_path).broken == 1
-    removal = cache.prune(tmp_path, older_than_days=1000, now=at(3))
+    assert cache_command.list_cache(tmp_path).broken == 1
+    removal = cache_command.prune(tmp_path, older_than_days=1000, now=at(3))
     assert removal.removed == 1 and not paths[1].exists() and removal.kept == 3
 
 
 @pytest.mark.parametrize(("days", "size"), [(-1, None), (float("nan"), None), (None, -5)])
 def test_prune_refuses_negative_limits(tmp_path, days, size):
     with pytest.raises(ValueError, match="older-than|max-bytes"):
-        cache.prune(tmp_path, older_than_days=days, max_bytes=size)
+        cache_command.prune(tmp_path, older_than_days=days, max_bytes=size)
 
 
 def test_clear_removes_the_cache_files_only(tmp_path):
     paths = _fill(tmp_path)
     (tmp_path / "notes.txt").write_text("keep")
     (paths[0].parent / "mine.txt").write_text("keep")
-    removal = cache.clear(tmp_path)
+    removal = cache_command.clear(tmp_path)
     assert removal.removed == 4 and removal.kept == 0
     assert sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*") if p.is_file()) == sorted(
         ["notes.txt", f"{paths[0].parent.name}/mine.txt"]
@@ -470,17 +470,17 @@ def test_counters_merge_across_processes_and_drain():
 # -- the command --------------------------------------------------------------------------------------------
 def test_the_command_lists_prunes_and_clears(tmp_path, capsys):
     _fill(tmp_path, days=(0, 0, 0, 0))
-    assert cache.main(["list", "--dir", str(tmp_path)]) == 0
+    assert cache_command.main(["list", "--dir", str(tmp_path)]) == 0
     out = capsys.readouterr().out.splitlines()
     assert out[0].startswith(f"{tmp_path}: 4 entries, ") and "oldest 2025-01-01 00:00:00 UTC" in out[0]
     assert [line.split()[:2] for line in out[1:]] == [["gpt-4o", "1"], ["gpt-4o-mini", "3"]]
-    assert cache.main(["prune", "--dir", str(tmp_path), "--older-than", "30"]) == 0
+    assert cache_command.main(["prune", "--dir", str(tmp_path), "--older-than", "30"]) == 0
     assert "removed 4 files" in capsys.readouterr().out
     _fill(tmp_path)
-    assert cache.main(["prune", "--dir", str(tmp_path), "--max-bytes", "1K"]) == 0
-    assert cache.list_cache(tmp_path).bytes <= 1024
-    assert cache.main(["clear", "--dir", str(tmp_path)]) == 0
-    assert "kept 0 entries" in capsys.readouterr().out and cache.list_cache(tmp_path).entries == 0
+    assert cache_command.main(["prune", "--dir", str(tmp_path), "--max-bytes", "1K"]) == 0
+    assert cache_command.list_cache(tmp_path).bytes <= 1024
+    assert cache_command.main(["clear", "--dir", str(tmp_path)]) == 0
+    assert "kept 0 entries" in capsys.readouterr().out and cache_command.list_cache(tmp_path).entries == 0
 
 
 @pytest.mark.parametrize(
@@ -500,7 +500,7 @@ def test_bad_input_to_the_command_is_one_line_and_exit_2(tmp_path, capsys, argv,
     (tmp_path / "FILE").write_text("")
     argv = [str(tmp_path / "FILE") if a == "FILE" else a for a in argv]
     with pytest.raises(SystemExit) as stopped:
-        cache.main([*argv, *(["--dir", str(tmp_path)] if argv and "--dir" not in argv and argv[0] != "drop" else [])])
+        cache_command.main([*argv, *(["--dir", str(tmp_path)] if argv and "--dir" not in argv and argv[0] != "drop" else [])])
     assert stopped.value.code == 2
     err = capsys.readouterr().err
     assert words in err and err.count("\n") == 1 and err.startswith("python -m pytest_amb.llm.cache: ")
