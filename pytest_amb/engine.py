@@ -216,7 +216,7 @@ class Engine:
 
     def _load_embedder(self) -> str:
         runtime = self.embedder().runtime  # waits for the background load
-        return f"loaded ({runtime.provenance().get('runtime', 'sentence-transformers')})"
+        return f"loaded ({runtime.provenance()['runtime']})"
 
     def embedder(self):
         """The process's EmbeddingService: the runtime loads in its background thread from the moment this is
